@@ -1,0 +1,126 @@
+/**
+ * The exported folder loads in transformers.js (onnxruntime-node underneath)
+ * offline, and its pipelines give the Hugging Face numbers.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { env, pipeline } from "@huggingface/transformers";
+import { exportOnnx, readSafetensors } from "../lib/models/onnx/mod.ts";
+import {
+  FIXTURE_DIR,
+  loadReference,
+  runOnnx,
+  softmax,
+  writeBertTokenizerJson,
+} from "./onnx_helpers.ts";
+
+const reference = await loadReference();
+const ID2LABEL = { 0: "부정", 1: "중립", 2: "긍정" };
+
+async function exportFixture(
+  task: "text-classification" | "fill-mask",
+): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "onnx-tjs-"));
+  const dir = join(root, `tiny-${task}`);
+  const stateDict = await readSafetensors(
+    join(FIXTURE_DIR, "model.safetensors"),
+  );
+  const head = await readSafetensors(join(FIXTURE_DIR, "seqcls.safetensors"));
+  for (const [name, tensor] of head) stateDict.set(name, tensor);
+  const config = {
+    ...JSON.parse(await readFile(join(FIXTURE_DIR, "config.json"), "utf8")),
+    id2label: ID2LABEL,
+    label2id: { 부정: 0, 중립: 1, 긍정: 2 },
+  };
+  await exportOnnx({ config, stateDict }, dir, {
+    task,
+    tokenizerDir: FIXTURE_DIR,
+  });
+  await writeBertTokenizerJson(
+    join(FIXTURE_DIR, "vocab.txt"),
+    join(dir, "tokenizer.json"),
+  );
+  return dir;
+}
+
+function useLocalFolder(dir: string): string {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = dirname(dir) + "/";
+  return basename(dir);
+}
+
+Deno.test("transformers.js text-classification on the exported model: labels from id2label, HF scores", async () => {
+  const dir = await exportFixture("text-classification");
+  try {
+    const classifier = await pipeline(
+      "text-classification",
+      useLocalFolder(dir),
+    );
+    // Row 2 of batch 1 is the single sentence "안녕하세요 !".
+    const wantScores = softmax(reference.batches[0].seqcls.logits[1]);
+    const output = await classifier("안녕하세요 !", { top_k: 3 }) as {
+      label: string;
+      score: number;
+    }[];
+    assert.equal(output.length, 3);
+    for (const { label, score } of output) {
+      const index = Number(
+        Object.entries(ID2LABEL).find(([, name]) => name === label)![0],
+      );
+      assert.ok(
+        Math.abs(score - wantScores[index]) < 1e-4,
+        `${label}: ${score} vs ${wantScores[index]}`,
+      );
+    }
+    const best = wantScores.indexOf(Math.max(...wantScores));
+    assert.equal(output[0].label, ID2LABEL[best as 0 | 1 | 2]);
+    await classifier.dispose();
+  } finally {
+    await rm(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+Deno.test("transformers.js fill-mask on the exported model ranks like onnxruntime", async () => {
+  const dir = await exportFixture("fill-mask");
+  try {
+    // The fixture's tokenizer check: "the [MASK] is good" -> these ids.
+    const inputIds = [2, 11, 4, 13, 24, 3];
+    const direct = await runOnnx(join(dir, "onnx", "model.onnx"), {
+      input_ids: [inputIds],
+      attention_mask: [inputIds.map(() => 1)],
+      token_type_ids: [inputIds.map(() => 0)],
+    });
+    const vocabSize = direct.logits.dims[2];
+    const maskRow = Array.from(
+      (direct.logits.data as Float32Array).subarray(
+        2 * vocabSize,
+        3 * vocabSize,
+      ),
+    );
+    const probabilities = softmax(maskRow);
+    const wantTop = probabilities.map((p, id) => ({ p, id }))
+      .sort((a, b) => b.p - a.p).slice(0, 5);
+
+    const unmasker = await pipeline("fill-mask", useLocalFolder(dir));
+    const output = await unmasker("the [MASK] is good", { top_k: 5 }) as {
+      score: number;
+      token: number;
+      token_str: string;
+      sequence: string;
+    }[];
+    assert.deepEqual(output.map((o) => o.token), wantTop.map((t) => t.id));
+    output.forEach((o, i) =>
+      assert.ok(Math.abs(o.score - wantTop[i].p) < 1e-5)
+    );
+    assert.equal(
+      output[0].sequence,
+      `the ${output[0].token_str} is good`,
+    );
+    await unmasker.dispose();
+  } finally {
+    await rm(dirname(dir), { recursive: true, force: true });
+  }
+});
