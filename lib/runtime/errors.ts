@@ -6,7 +6,12 @@ export class CourseError extends Error {
   readonly code: string;
   readonly hint: string;
 
-  constructor(code: string, message: string, hint: string, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    hint: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${message}\n→ ${hint}`, options);
     this.name = "CourseError";
     this.code = code;

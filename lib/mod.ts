@@ -1,0 +1,2 @@
+export * from "./runtime/mod.ts";
+export * from "./viz/mod.ts";

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  AUTOMATIC_ORDER,
+  CourseError,
+  deviceReport,
+  formatDeviceReport,
+  initBackend,
+  isSoftwareAdapter,
+  memoryReport,
+  probeGpuAdapter,
+  quick,
+  resetMemoryPeak,
+  SeededRandom,
+  setSeed,
+} from "../lib/runtime/mod.ts";
+import { chooseBackend } from "../lib/runtime/backend.ts";
+
+// Leave COURSE_BACKEND to the caller, but make sure the automatic path is what we test.
+const withEnv = async (
+  name: string,
+  value: string | undefined,
+  body: () => void | Promise<void>,
+) => {
+  const before = Deno.env.get(name);
+  if (value === undefined) Deno.env.delete(name);
+  else Deno.env.set(name, value);
+  try {
+    await body();
+  } finally {
+    if (before === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, before);
+  }
+};
+
+Deno.test("SeededRandom: same seed, same stream; different seed, different stream", () => {
+  const a = new SeededRandom(7);
+  const b = new SeededRandom(7);
+  const c = new SeededRandom(8);
+  const seqA = Array.from({ length: 20 }, () => a.next());
+  const seqB = Array.from({ length: 20 }, () => b.next());
+  const seqC = Array.from({ length: 20 }, () => c.next());
+  assert.deepEqual(seqA, seqB);
+  assert.notDeepEqual(seqA, seqC);
+  for (const x of seqA) assert.ok(x >= 0 && x < 1);
+});
+
+Deno.test("SeededRandom: getState/setState resumes exactly where it stopped", () => {
+  const rng = new SeededRandom(123);
+  for (let i = 0; i < 50; i++) rng.next();
+  const saved = JSON.parse(JSON.stringify(rng.getState())); // survives a JSON checkpoint
+  const expected = [
+    rng.next(),
+    rng.int(1000),
+    rng.normal(),
+    rng.shuffle([1, 2, 3, 4, 5, 6]),
+  ];
+  const resumed = new SeededRandom(999);
+  resumed.setState(saved);
+  assert.deepEqual([
+    resumed.next(),
+    resumed.int(1000),
+    resumed.normal(),
+    resumed.shuffle([1, 2, 3, 4, 5, 6]),
+  ], expected);
+});
+
+Deno.test("SeededRandom: int, normal and shuffle have the right distribution", () => {
+  const rng = new SeededRandom(1);
+  const counts = new Array(10).fill(0);
+  for (let i = 0; i < 100_000; i++) counts[rng.int(10)]++;
+  for (const count of counts) {
+    assert.ok(Math.abs(count - 10_000) < 500, `bucket ${count}`);
+  }
+  let sum = 0;
+  let sumSq = 0;
+  const n = 100_000;
+  for (let i = 0; i < n; i++) {
+    const x = rng.normal(2, 3);
+    sum += x;
+    sumSq += x * x;
+  }
+  const mean = sum / n;
+  const std = Math.sqrt(sumSq / n - mean * mean);
+  assert.ok(Math.abs(mean - 2) < 0.05, `mean ${mean}`);
+  assert.ok(Math.abs(std - 3) < 0.05, `std ${std}`);
+  const shuffled = rng.shuffle(Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    [...shuffled].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.notDeepEqual(shuffled, Array.from({ length: 100 }, (_, i) => i));
+  assert.throws(() => rng.int(0), CourseError);
+});
+
+Deno.test("setSeed makes the global stream reproducible", () => {
+  const first = setSeed(5);
+  const a = [first.next(), first.next()];
+  const second = setSeed(5);
+  assert.deepEqual([second.next(), second.next()], a);
+});
+
+Deno.test("quick() follows COURSE_QUICK", async () => {
+  await withEnv("COURSE_QUICK", "1", () => assert.equal(quick(1000, 10), 10));
+  await withEnv(
+    "COURSE_QUICK",
+    undefined,
+    () => assert.equal(quick(1000, 10), 1000),
+  );
+  await withEnv("COURSE_QUICK", "0", () => assert.equal(quick(1000, 10), 1000));
+});
+
+Deno.test("software GPU adapters are recognized", () => {
+  const base = {
+    vendor: "",
+    architecture: "",
+    device: "",
+    isFallbackAdapter: false,
+  };
+  assert.ok(
+    isSoftwareAdapter({
+      ...base,
+      description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+    }),
+  );
+  assert.ok(
+    isSoftwareAdapter({ ...base, description: "SwiftShader Device (Subzero)" }),
+  );
+  assert.ok(
+    isSoftwareAdapter({ ...base, description: "x", isFallbackAdapter: true }),
+  );
+  assert.ok(isSoftwareAdapter({ ...base, description: "", vendor: "65541" }));
+  assert.ok(
+    !isSoftwareAdapter({
+      ...base,
+      description: "NVIDIA GeForce RTX 4090",
+      vendor: "4318",
+    }),
+  );
+});
+
+Deno.test("a backend that fails to initialize is skipped and tfjs is not left pointing at it", async () => {
+  tf.registerBackend("broken-sync", () => {
+    throw new Error("boom");
+  });
+  tf.registerBackend(
+    "broken-async",
+    () => Promise.reject(new Error("async boom")),
+  );
+  const info = await chooseBackend(["broken-sync", "broken-async", "cpu"]);
+  assert.equal(info.name, "cpu");
+  assert.equal(tf.getBackend(), "cpu");
+  assert.deepEqual(info.attempts.map((a) => [a.name, a.ok]), [
+    ["broken-sync", false],
+    ["broken-async", false],
+    ["cpu", true],
+  ]);
+  // The dead backends are gone, so tfjs cannot silently pick them later.
+  assert.equal(tf.findBackendFactory("broken-sync"), null);
+  assert.equal(tf.findBackendFactory("broken-async"), null);
+  assert.equal(tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0], 3);
+});
+
+Deno.test("automatic choice: no tfjs-node here, software WebGPU skipped, wasm wins", async () => {
+  await withEnv("COURSE_BACKEND", undefined, async () => {
+    const adapter = await probeGpuAdapter();
+    const realGpu = adapter !== undefined && !adapter.software;
+    const info = await chooseBackend(AUTOMATIC_ORDER);
+    assert.equal(info.attempts[0].name, "tensorflow");
+    assert.equal(info.attempts[0].ok, false);
+    assert.equal(info.name, realGpu ? "webgpu" : "wasm");
+    assert.equal(tf.getBackend(), info.name);
+    if (adapter?.software) {
+      assert.equal(
+        info.attempts[1].ok,
+        false,
+        "a software WebGPU adapter must not be chosen automatically",
+      );
+      assert.match(info.attempts[1].detail, /software adapter/);
+    }
+    assert.ok(info.threads >= 1);
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    assert.deepEqual(Array.from(tf.matMul(x, x).dataSync()), [7, 10, 15, 22]);
+  });
+});
+
+Deno.test("initBackend rejects unknown names with a Korean hint and can switch on request", async () => {
+  await assert.rejects(() => initBackend("tpu"), (error: unknown) => {
+    assert.ok(error instanceof CourseError);
+    assert.match(error.hint, /백엔드/);
+    return true;
+  });
+  const cpu = await initBackend("cpu");
+  assert.equal(cpu.name, "cpu");
+  assert.equal(cpu.forced, true);
+  assert.equal(
+    await initBackend("cpu"),
+    cpu,
+    "same request returns the same choice",
+  );
+  const wasm = await initBackend("wasm");
+  assert.equal(wasm.name, "wasm");
+  assert.equal(tf.getBackend(), "wasm");
+});
+
+Deno.test("device and memory reports", async () => {
+  await initBackend("wasm");
+  const report = deviceReport();
+  assert.equal(report.backend, "wasm");
+  assert.equal(report.tfjsVersion, tf.version_core);
+  assert.ok(report.cpuCount >= 1);
+  const text = formatDeviceReport(report);
+  assert.match(text, /백엔드: wasm/);
+  assert.match(text, /Deno /);
+
+  resetMemoryPeak();
+  const before = memoryReport();
+  const big = tf.zeros([256, 1024]);
+  const during = memoryReport();
+  assert.equal(during.numTensors, before.numTensors + 1);
+  assert.equal(during.tensorBytes - before.tensorBytes, 256 * 1024 * 4);
+  big.dispose();
+  const after = memoryReport();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.ok(after.peakTensorBytes >= during.tensorBytes);
+  assert.ok(after.rssBytes > 0 && after.peakRssBytes >= after.rssBytes);
+});
