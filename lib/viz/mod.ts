@@ -1,0 +1,3 @@
+export * from "./jupyter.ts";
+export * from "./plotly.ts";
+export * from "./table.ts";
