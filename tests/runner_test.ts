@@ -1,0 +1,96 @@
+/**
+ * tools/run_notebook.py against the real Deno kernel: late outputs are kept,
+ * failures name the cell, executed copies are signed, env and cwd are passed on.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT, runNotebooks, runPython } from "../tools/notebook_harness.ts";
+
+const FIXTURES = join(ROOT, "tests", "fixtures", "notebooks");
+const LATE = join(FIXTURES, "late_output.ipynb");
+const FAILING = join(FIXTURES, "failing.ipynb");
+
+interface Output {
+  output_type: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+}
+interface Notebook {
+  cells: { cell_type: string; outputs?: Output[] }[];
+}
+
+function outputText(output: Output): string {
+  const join = (v: string | string[] | undefined) =>
+    Array.isArray(v) ? v.join("") : v ?? "";
+  return join(output.text) + join(output.data?.["text/plain"]);
+}
+
+function cellTexts(notebook: Notebook): string[] {
+  return notebook.cells.map((cell) =>
+    (cell.outputs ?? []).map(outputText).join("\n")
+  );
+}
+
+Deno.test("runner keeps outputs that arrive after the cell went idle", async () => {
+  const dir = await Deno.makeTempDir();
+  const executed = join(dir, "late.ipynb");
+  const result = await runNotebooks([LATE, "--output", executed], [], {
+    RUNNER_TEST_PROBE: "passed-through",
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const texts = cellTexts(JSON.parse(await Deno.readTextFile(executed)));
+  // Each late output lands in the cell that caused it.
+  assert.match(texts[1], /cell 2 returned/);
+  assert.match(texts[1], /late console output/);
+  assert.match(texts[2], /late broadcast display/);
+  // The kernel runs in the notebook's folder with the runner's environment.
+  const probe = JSON.parse(texts[3].trim());
+  assert.equal(probe.cwd, FIXTURES);
+  assert.equal(probe.probe, "passed-through");
+
+  const signed = await runPython([
+    "-c",
+    "import sys, nbformat; from nbformat.sign import NotebookNotary;" +
+    "print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))",
+    executed,
+  ]);
+  assert.equal(signed.stdout.trim(), "True", signed.stderr);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("plain nbclient loses those late outputs (why the runner exists)", async () => {
+  const script = [
+    "import sys, json, nbformat, nbclient",
+    "nb = nbformat.read(sys.argv[1], 4)",
+    "nbclient.NotebookClient(nb, timeout=60, kernel_name='deno').execute()",
+    "print(json.dumps([c.get('outputs', []) for c in nb.cells]))",
+  ].join("\n");
+  const result = await runPython(["-c", script, LATE]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stdout, /late console output/);
+  assert.doesNotMatch(result.stdout, /late broadcast display/);
+});
+
+Deno.test("runner fails on a failing cell and names it", async () => {
+  const dir = await Deno.makeTempDir();
+  const executed = join(dir, "failing.ipynb");
+  const result = await runNotebooks([FAILING, "--output", executed]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /FAILED .*failing\.ipynb/);
+  assert.match(result.stderr, /cell 3 of 4 failed/);
+  assert.match(result.stderr, /console\.log\("about to fail"\)/);
+  assert.match(result.stderr, /deliberate failure for the runner test/);
+  // The executed copy is still written so the error can be read in Jupyter.
+  const texts = cellTexts(JSON.parse(await Deno.readTextFile(executed)));
+  assert.match(texts[2], /about to fail/);
+  assert.equal(texts[3], "");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runner reports a missing notebook and bad arguments", async () => {
+  const missing = await runNotebooks([join(FIXTURES, "nope.ipynb")]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no such notebook/);
+  const bad = await runNotebooks([LATE, FAILING, "--output", "x.ipynb"]);
+  assert.equal(bad.code, 2);
+});
