@@ -6,7 +6,7 @@
  */
 import { CourseError } from "../../runtime/errors.ts";
 import { type Dim, GraphBuilder } from "./graph_builder.ts";
-import type { HfStateDict, HfTensor } from "./state_dict.ts";
+import { type HfStateDict, type HfTensor, transpose2d } from "./state_dict.ts";
 
 export type ExportTask =
   | "feature-extraction"
@@ -484,16 +484,4 @@ class BertGraphExporter {
   private outFeatures(module: string): number {
     return this.tensor(`${module}.weight`, 2).shape[0];
   }
-}
-
-function transpose2d(
-  data: Float32Array,
-  rows: number,
-  cols: number,
-): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  }
-  return out;
 }

@@ -16,7 +16,12 @@ import {
   type ExportTask,
   taskFromArchitectures,
 } from "./bert_graph.ts";
-import { type HfStateDict, readSafetensors } from "./state_dict.ts";
+import {
+  type HfStateDict,
+  readSafetensors,
+  stateDictFromParameters,
+  type TfjsParameter,
+} from "./state_dict.ts";
 
 /** A loaded model: anything with a config and HF-layout float32 weights. */
 export interface HfWeightsSource {
@@ -24,13 +29,23 @@ export interface HfWeightsSource {
   stateDict: HfStateDict;
 }
 
-/** Our tfjs model classes (lib/models) expose their weights this way. */
+/** Any model that can hand over its weights in Hugging Face layout. */
 export interface ModelWithHfStateDict {
   config: unknown;
   getHfStateDict(): Promise<HfStateDict> | HfStateDict;
 }
 
-export type ExportSource = string | HfWeightsSource | ModelWithHfStateDict;
+/** Our tfjs models (lib/models): parameters with HF names, Linear as [in, out]. */
+export interface ModelWithParameterInfo {
+  config: unknown;
+  parameterInfo(): TfjsParameter[];
+}
+
+export type ExportSource =
+  | string
+  | HfWeightsSource
+  | ModelWithHfStateDict
+  | ModelWithParameterInfo;
 
 export interface ExportOnnxOptions {
   /** Which head to export; default: from `config.architectures`. */
@@ -118,6 +133,13 @@ async function loadSource(source: ExportSource): Promise<HfWeightsSource> {
   if ("getHfStateDict" in source) {
     const config = toPlainConfig(source.config);
     return { config, stateDict: await source.getHfStateDict() };
+  }
+  if ("parameterInfo" in source) {
+    const config = toPlainConfig(source.config);
+    return {
+      config,
+      stateDict: stateDictFromParameters(source.parameterInfo()),
+    };
   }
   throw new CourseError(
     "ONNX_BAD_SOURCE",

@@ -5,6 +5,7 @@ export {
   type ExportSource,
   type HfWeightsSource,
   type ModelWithHfStateDict,
+  type ModelWithParameterInfo,
 } from "./export.ts";
 export {
   type BertGraphConfig,
@@ -16,4 +17,6 @@ export {
   type HfStateDict,
   type HfTensor,
   readSafetensors,
+  stateDictFromParameters,
+  type TfjsParameter,
 } from "./state_dict.ts";

@@ -89,3 +89,47 @@ function halfToFloat(h: number): number {
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
+
+/** One registered parameter of our tfjs models (lib/models ParameterInfo). */
+export interface TfjsParameter {
+  name: string;
+  variable: { shape: number[]; dataSync(): ArrayLike<number> };
+  /** tfjs keeps nn.Linear weights as [in, out]; HF stores [out, in]. */
+  isLinearWeight: boolean;
+}
+
+/** Our tfjs model's parameters in Hugging Face layout and names. */
+export function stateDictFromParameters(
+  parameters: TfjsParameter[],
+): HfStateDict {
+  const tensors: HfStateDict = new Map();
+  for (const { name, variable, isLinearWeight } of parameters) {
+    const values = Float32Array.from(variable.dataSync());
+    if (isLinearWeight) {
+      const [inFeatures, outFeatures] = variable.shape;
+      tensors.set(withBertPrefix(name), {
+        shape: [outFeatures, inFeatures],
+        data: transpose2d(values, inFeatures, outFeatures),
+      });
+    } else {
+      tensors.set(withBertPrefix(name), {
+        shape: [...variable.shape],
+        data: values,
+      });
+    }
+  }
+  return tensors;
+}
+
+/** Row-major [rows, cols] -> [cols, rows]. */
+export function transpose2d(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  }
+  return out;
+}
