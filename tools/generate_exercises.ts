@@ -13,8 +13,9 @@
  * Output is deterministic: keys sorted, 1-space indent, trailing newline (the
  * way Jupyter writes files), so `--check` can compare bytes.
  *
- * Usage: deno run -A tools/generate_exercises.ts [--check]
+ * Usage: deno run -A tools/generate_exercises.ts [--check] [--root DIR]
  *   --check  write nothing; exit 1 when exercises/ differs from what it would write
+ *   --root   the folder holding solutions/ and exercises/ (default: this repo)
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -211,8 +212,10 @@ export async function generateExercises(
 
 if (import.meta.main) {
   const check = Deno.args.includes("--check");
+  const rootIndex = Deno.args.indexOf("--root");
+  const root = rootIndex >= 0 ? resolve(Deno.args[rootIndex + 1]) : ROOT;
   try {
-    const stale = await generateExercises({ check });
+    const stale = await generateExercises({ root, check });
     if (check && stale.length) {
       console.error(
         "exercises/ is out of date; run `deno task exercises`:\n  " +
