@@ -182,7 +182,10 @@ export async function loadEvaluationKeys(): Promise<Set<string>> {
   return keys;
 }
 
-/** Drops texts seen before or in evaluation data; `seen` is shared across sources so dedup is global. */
+/**
+ * Drops texts seen before or in evaluation data; `seen` is shared across sources so dedup is global.
+ * Callers pass the text after removing evaluation sentences, so what is compared is what gets written.
+ */
 function keepNew(
   text: string,
   seen: Set<string>,
@@ -207,9 +210,10 @@ export function nsmcDocuments(
 ): CorpusDocument[] {
   const documents: CorpusDocument[] = [];
   for (const review of tsvColumn(tsv, "document")) {
-    if (!keepNew(review, seen, blocked)) continue;
     const sentences = cleanSentences(review, blocked);
-    if (sentences.length > 0) documents.push({ source: "nsmc", sentences });
+    if (keepNew(sentences.join(" "), seen, blocked)) {
+      documents.push({ source: "nsmc", sentences });
+    }
   }
   return documents;
 }
@@ -237,9 +241,8 @@ export function newsCommentDocuments(
   const byTitle = new Map<string, string[][]>();
   for (let i = 0; i < comments.length; i++) {
     const title = normalizeText(titles[i].replace(/^"(.*)"$/, "$1"));
-    if (!title || !keepNew(comments[i], seen, blocked)) continue;
     const sentences = cleanSentences(comments[i], blocked);
-    if (sentences.length === 0) continue;
+    if (!title || !keepNew(sentences.join(" "), seen, blocked)) continue;
     if (!byTitle.has(title)) byTitle.set(title, []);
     byTitle.get(title)!.push(sentences);
   }
