@@ -1,0 +1,831 @@
+/**
+ * The training loop every training cell goes through, shaped like the Hugging Face Trainer:
+ * `new Trainer({model, args, trainDataset, evalDataset, computeMetrics})`, then `train()`,
+ * `evaluate()`, `predict()`.
+ *
+ * Speed rules it follows: the loss is summed on the device and read back only at logging steps
+ * (a WebGPU readback costs ~11 ms); every step's tensors are disposed; batches are padded only to
+ * their own longest example and, with bucketByLength, hold examples of similar length; a frozen
+ * encoder's features are computed once.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { CourseError } from "../runtime/errors.ts";
+import { getRandom, setSeed } from "../runtime/random.ts";
+import { ProgressDisplay, type ProgressState } from "../viz/progress.ts";
+import { AdamW } from "./adamw.ts";
+import {
+  resolveArguments,
+  type ResolvedArguments,
+  type TrainingArguments,
+} from "./arguments.ts";
+import { batchOrder, collateExamples, disposeInputs } from "./batching.ts";
+import {
+  latestCheckpoint,
+  readCheckpoint,
+  restoreModelWeights,
+  rotateCheckpoints,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import { clipByGlobalNorm } from "./clipping.ts";
+import {
+  computeFeatures,
+  disposeFeatures,
+  featureBatch,
+  type FeatureCache,
+  requireHead,
+} from "./features.ts";
+import { applyFreeze, countTrainable } from "./freeze.ts";
+import { TrainingHistory } from "./history.ts";
+import { accuracy, argmaxRows } from "./metrics.ts";
+import { LrSchedule, resolveWarmupSteps } from "./schedules.ts";
+import type { Example, ModelOutputs, TrainableModel } from "./types.ts";
+
+export interface EvalPrediction {
+  /** Per example: [num_labels] for sentence heads, [length][num_labels] for token/span heads. */
+  logits: number[][] | number[][][];
+  /** Argmax of the logits (per example, or per token). */
+  predictions: number[] | number[][];
+  labels: (number | number[])[];
+}
+
+export type ComputeMetrics = (
+  prediction: EvalPrediction,
+) => Record<string, number>;
+
+export interface PredictionOutput extends EvalPrediction {
+  metrics: Record<string, number>;
+}
+
+export type StopReason = "completed" | "time_budget" | "early_stopping";
+
+export interface TrainOutput {
+  globalStep: number;
+  trainingLoss: number;
+  stoppedBy: StopReason;
+  metrics: Record<string, number>;
+  history: TrainingHistory;
+  bestCheckpoint?: string;
+  /** Feature extraction: seconds spent computing the frozen features once. */
+  featureSeconds?: number;
+}
+
+export interface TrainerOptions {
+  model: TrainableModel;
+  args?: TrainingArguments;
+  trainDataset?: Example[];
+  evalDataset?: Example[];
+  computeMetrics?: ComputeMetrics;
+}
+
+/** Counters that a checkpoint must restore for a resumed run to continue exactly. */
+interface LoopState {
+  globalStep: number;
+  epoch: number;
+  /** Optimizer steps already done in `epoch`. */
+  stepInEpoch: number;
+  bestMetric?: number;
+  bestCheckpoint?: string;
+  evalsWithoutImprovement: number;
+  elapsedS: number;
+  /** Loss not yet logged (sum over `pendingLossCount` micro-batches). */
+  pendingLossSum: number;
+  pendingLossCount: number;
+  lastLoggedLoss?: number;
+}
+
+export class Trainer {
+  readonly model: TrainableModel;
+  readonly args: ResolvedArguments;
+  readonly trainDataset?: Example[];
+  readonly evalDataset?: Example[];
+  readonly computeMetrics?: ComputeMetrics;
+  history = new TrainingHistory();
+  private optimizer?: AdamW;
+
+  constructor(options: TrainerOptions) {
+    this.model = options.model;
+    this.args = resolveArguments(options.args);
+    this.trainDataset = options.trainDataset;
+    this.evalDataset = options.evalDataset;
+    this.computeMetrics = options.computeMetrics;
+    if (this.args.evalStrategy !== "no" && !this.evalDataset) {
+      throw new CourseError(
+        "train/no-eval-dataset",
+        `evalStrategy is "${this.args.evalStrategy}" but no evalDataset was given`,
+        '평가하려면 evalDataset을 주세요. 평가 없이 학습하려면 evalStrategy: "no"로 두세요.',
+      );
+    }
+  }
+
+  private get numLabels(): number | undefined {
+    return this.model.config?.num_labels as number | undefined;
+  }
+
+  private get floatLabels(): boolean {
+    return this.numLabels === 1;
+  }
+
+  /** Updates per epoch: one per `gradientAccumulationSteps` batches, a short group at the end counts. */
+  updatesPerEpoch(): number {
+    const n = this.trainDataset?.length ?? 0;
+    return Math.ceil(
+      Math.ceil(n / this.args.batchSize) / this.args.gradientAccumulationSteps,
+    );
+  }
+
+  totalSteps(): number {
+    return this.args.maxSteps > 0
+      ? this.args.maxSteps
+      : this.updatesPerEpoch() * this.args.numTrainEpochs;
+  }
+
+  async train(
+    options: { resumeFromCheckpoint?: string | boolean } = {},
+  ): Promise<TrainOutput> {
+    const args = this.args;
+    const dataset = this.requireTrainDataset();
+    checkLabels(dataset, this.numLabels);
+    if (this.evalDataset) checkLabels(this.evalDataset, this.numLabels);
+    if (args.freeze === "feature_extraction") requireHead(this.model);
+
+    const updatesPerEpoch = this.updatesPerEpoch();
+    const totalSteps = this.totalSteps();
+    const numEpochs = Math.ceil(totalSteps / updatesPerEpoch);
+    const schedule = new LrSchedule({
+      type: args.lrSchedulerType,
+      learningRate: args.learningRate,
+      warmupSteps: resolveWarmupSteps(
+        totalSteps,
+        args.warmupSteps,
+        args.warmupRatio,
+      ),
+      totalSteps,
+    });
+    this.optimizer?.dispose();
+    const optimizer = this.optimizer = new AdamW({
+      learningRate: args.learningRate,
+      beta1: args.adamBeta1,
+      beta2: args.adamBeta2,
+      epsilon: args.adamEpsilon,
+      weightDecay: args.weightDecay,
+    });
+    setSeed(args.seed);
+    this.history = new TrainingHistory();
+    const state: LoopState = {
+      globalStep: 0,
+      epoch: 0,
+      stepInEpoch: 0,
+      evalsWithoutImprovement: 0,
+      elapsedS: 0,
+      pendingLossSum: 0,
+      pendingLossCount: 0,
+    };
+    if (options.resumeFromCheckpoint) {
+      await this.resume(options.resumeFromCheckpoint, state, optimizer);
+    }
+
+    const params = this.model.namedParameters();
+    const hfNameOf = new Map<string, string>();
+    for (const [name, v] of params) {
+      if (!hfNameOf.has(v.name)) hfNameOf.set(v.name, name);
+    }
+
+    const progress = new ProgressDisplay({
+      mode: args.progress,
+      liveLossCurve: args.liveLossCurve,
+    });
+    const lossCurve = this.history.train.map((r) => ({
+      step: r.step,
+      loss: r.loss,
+    }));
+    const startedAt = performance.now() - state.elapsedS * 1000;
+    const elapsed = () => (performance.now() - startedAt) / 1000;
+    let features: FeatureCache | undefined;
+    let featureSeconds: number | undefined;
+    let stoppedBy: StopReason = "completed";
+    let lossSum: tf.Scalar | undefined; // on the device, since the last log
+    let lastGradNorm: tf.Scalar | undefined;
+    let samplesSinceLog = 0, tokensSinceLog = 0, lastLogTime = elapsed();
+    let trainable = 0;
+    const progressState = (phase = "학습"): ProgressState => ({
+      step: state.globalStep,
+      totalSteps,
+      epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
+      numEpochs,
+      loss: state.lastLoggedLoss,
+      learningRate: schedule.lrAt(Math.max(0, state.globalStep - 1)),
+      samplesPerSecond: this.history.train.at(-1)?.samples_per_second,
+      elapsedS: elapsed(),
+      trainableParams: trainable,
+      phase,
+      evalMetrics: this.history.eval.at(-1),
+      lossCurve,
+    });
+
+    try {
+      if (args.freeze === "feature_extraction") {
+        progress.update(progressState("특성 계산(인코더 1회 실행)"), true);
+        features = await computeFeatures(
+          this.model,
+          dataset,
+          args.evalBatchSize,
+          args.padTokenId,
+        );
+        featureSeconds = features.seconds;
+      }
+      let stop = false;
+      while (
+        !stop && state.epoch < numEpochs && state.globalStep < totalSteps
+      ) {
+        const groups = applyFreeze(this.model, args.freeze, state.epoch);
+        trainable = countTrainable(this.model);
+        this.history.trainableParams[`epoch ${state.epoch}`] = trainable;
+        const variables = this.model.trainableVariables();
+        const order = batchOrder(dataset, {
+          batchSize: args.batchSize,
+          shuffle: true,
+          seed: args.seed + state.epoch,
+          bucketByLength: args.bucketByLength,
+        });
+        if (groups.length === 0 || variables.length === 0) {
+          throw new CourseError(
+            "train/nothing-to-train",
+            "No trainable parameters",
+            "모든 파라미터가 고정(freeze)되었습니다. freeze 설정이나 model.setTrainable을 확인하세요.",
+          );
+        }
+        const accumulation = args.gradientAccumulationSteps;
+        for (
+          let b = state.stepInEpoch * accumulation;
+          b < order.length;
+          b += accumulation
+        ) {
+          const microBatches = order.slice(b, b + accumulation);
+          const { loss, grads } = this.accumulateGradients(
+            microBatches,
+            dataset,
+            variables,
+            hfNameOf,
+            features,
+          );
+          const { grads: clipped, norm } = clipByGlobalNorm(
+            grads,
+            args.maxGradNorm,
+          );
+          const lr = schedule.lrAt(state.globalStep);
+          optimizer.applyGradients(params, clipped, lr);
+          for (const g of grads.values()) g.dispose();
+          if (clipped !== grads) {
+            for (const g of clipped.values()) g.dispose();
+          }
+          lastGradNorm?.dispose();
+          lastGradNorm = norm;
+          const previous = lossSum;
+          lossSum = previous
+            ? tf.tidy(() => tf.add(previous, loss)) as tf.Scalar
+            : tf.keep(loss);
+          if (previous) {
+            previous.dispose();
+            loss.dispose();
+          }
+          state.pendingLossCount += 1;
+          state.globalStep += 1;
+          state.stepInEpoch += 1;
+          this.history.lr.push({ step: state.globalStep, learning_rate: lr });
+          for (const group of microBatches) {
+            samplesSinceLog += group.length;
+            tokensSinceLog += group.reduce(
+              (s, i) => s + dataset[i].input_ids.length,
+              0,
+            );
+          }
+
+          const endOfEpoch = b + accumulation >= order.length;
+          const lastStep = state.globalStep >= totalSteps;
+          if (
+            state.globalStep % args.loggingSteps === 0 || lastStep || endOfEpoch
+          ) {
+            const sum = lossSum ? (await lossSum.data())[0] : 0;
+            lossSum?.dispose();
+            lossSum = undefined;
+            const meanLoss = (state.pendingLossSum + sum) /
+              Math.max(1, state.pendingLossCount);
+            state.pendingLossSum = 0;
+            state.pendingLossCount = 0;
+            if (!Number.isFinite(meanLoss)) {
+              throw this.nonFiniteLossError(state);
+            }
+            const now = elapsed();
+            const interval = Math.max(1e-9, now - lastLogTime);
+            this.history.train.push({
+              step: state.globalStep,
+              epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
+              loss: meanLoss,
+              learning_rate: lr,
+              grad_norm: (await lastGradNorm.data())[0],
+              samples_per_second: samplesSinceLog / interval,
+              tokens_per_second: tokensSinceLog / interval,
+              elapsed_s: now,
+              trainable_params: trainable,
+            });
+            state.lastLoggedLoss = meanLoss;
+            lossCurve.push({ step: state.globalStep, loss: meanLoss });
+            samplesSinceLog = 0;
+            tokensSinceLog = 0;
+            lastLogTime = now;
+          }
+          progress.update(progressState());
+
+          if (endOfEpoch) {
+            state.epoch += 1;
+            state.stepInEpoch = 0;
+          }
+          const evalNow = (args.evalStrategy === "steps" &&
+            state.globalStep % args.evalSteps === 0) ||
+            (args.evalStrategy === "epoch" && endOfEpoch);
+          const saveNow = (args.saveStrategy === "steps" &&
+            state.globalStep % args.saveSteps === 0) ||
+            (args.saveStrategy === "epoch" && endOfEpoch);
+          if (evalNow) {
+            progress.update(progressState("평가"), true);
+            const metrics = await this.evaluate(this.evalDataset!, {
+              step: state.globalStep,
+              epochFloat: state.epoch + state.stepInEpoch / updatesPerEpoch,
+              elapsedS: elapsed(),
+            });
+            stop = this.trackBest(metrics, state);
+          }
+          if (saveNow) {
+            lossSum = await flushLoss(lossSum, state);
+            await this.save(state, schedule, elapsed(), evalNow);
+          }
+          if (lastStep) break;
+          if (stop) {
+            stoppedBy = "early_stopping";
+            break;
+          }
+          if (
+            args.timeBudgetSeconds !== undefined &&
+            elapsed() >= args.timeBudgetSeconds
+          ) {
+            stoppedBy = "time_budget";
+            stop = true;
+            if (args.saveStrategy !== "no" && !saveNow) {
+              lossSum = await flushLoss(lossSum, state);
+              await this.save(state, schedule, elapsed(), false);
+            }
+            break;
+          }
+        }
+        if (state.stepInEpoch >= order.length / accumulation) {
+          state.epoch += 1;
+          state.stepInEpoch = 0;
+        }
+      }
+      if (args.loadBestModelAtEnd && state.bestCheckpoint) {
+        await restoreModelWeights(this.model, state.bestCheckpoint);
+      }
+      await progress.close(
+        progressState(
+          stoppedBy === "completed" ? "완료" : `중단: ${stoppedBy}`,
+        ),
+      );
+    } finally {
+      lossSum?.dispose();
+      lastGradNorm?.dispose();
+      disposeFeatures(features);
+      this.model.setTrainable("all", true);
+    }
+    const runtime = elapsed();
+    const trainLosses = this.history.train.map((r) => r.loss);
+    return {
+      globalStep: state.globalStep,
+      trainingLoss: trainLosses.length
+        ? trainLosses.reduce((a, b) => a + b, 0) / trainLosses.length
+        : NaN,
+      stoppedBy,
+      metrics: {
+        train_runtime: runtime,
+        train_samples_per_second:
+          (state.globalStep * args.batchSize * args.gradientAccumulationSteps) /
+          runtime,
+        train_steps_per_second: state.globalStep / runtime,
+        epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
+      },
+      history: this.history,
+      bestCheckpoint: state.bestCheckpoint,
+      featureSeconds,
+    };
+  }
+
+  /**
+   * Loss and gradients for one optimizer step, summed over the micro-batches and scaled by
+   * 1/accumulation (the mean, as HF). Returns the unscaled mean loss as a device scalar.
+   */
+  private accumulateGradients(
+    microBatches: number[][],
+    dataset: Example[],
+    variables: tf.Variable[],
+    hfNameOf: Map<string, string>,
+    features?: FeatureCache,
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const scale = 1 / microBatches.length;
+    const grads = new Map<string, tf.Tensor>();
+    let lossTotal: tf.Scalar | undefined;
+    for (const indices of microBatches) {
+      const { value, grads: named } = this.lossAndGrads(
+        indices,
+        dataset,
+        variables,
+        features,
+        scale,
+      );
+      for (const [tfName, g] of Object.entries(named)) {
+        const name = hfNameOf.get(tfName) ?? tfName;
+        const previous = grads.get(name);
+        if (previous) {
+          grads.set(name, tf.add(previous, g));
+          previous.dispose();
+          g.dispose();
+        } else {
+          grads.set(name, g);
+        }
+      }
+      if (lossTotal) {
+        const next = tf.add(lossTotal, value) as tf.Scalar;
+        lossTotal.dispose();
+        value.dispose();
+        lossTotal = next;
+      } else {
+        lossTotal = value;
+      }
+    }
+    const loss = tf.tidy(() =>
+      tf.div(lossTotal!, microBatches.length)
+    ) as tf.Scalar;
+    lossTotal!.dispose();
+    return { loss, grads };
+  }
+
+  private lossAndGrads(
+    indices: number[],
+    dataset: Example[],
+    variables: tf.Variable[],
+    features: FeatureCache | undefined,
+    scale: number,
+  ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    if (features) {
+      const batch = featureBatch(features, dataset, indices, this.floatLabels);
+      try {
+        const result = tf.variableGrads(() => {
+          const logits = this.model.headForward!(batch.features, {
+            training: true,
+          });
+          const loss = this.model.computeLoss!(logits, batch.labels!);
+          return tf.mul(loss, scale) as tf.Scalar;
+        }, variables);
+        return {
+          value: tf.tidy(() => tf.div(result.value, scale)) as tf.Scalar,
+          grads: disposeValue(result),
+        };
+      } finally {
+        batch.features.dispose();
+        batch.labels?.dispose();
+      }
+    }
+    const inputs = collateExamples(indices.map((i) => dataset[i]), {
+      padTokenId: this.args.padTokenId,
+      floatLabels: this.floatLabels,
+    });
+    try {
+      const result = tf.variableGrads(() => {
+        const out = this.model.forward(inputs, { training: true });
+        if (!out.loss) throw noLossError();
+        return tf.mul(out.loss, scale) as tf.Scalar;
+      }, variables);
+      return {
+        value: tf.tidy(() => tf.div(result.value, scale)) as tf.Scalar,
+        grads: disposeValue(result),
+      };
+    } finally {
+      disposeInputs(inputs);
+    }
+  }
+
+  /** Metrics on `dataset`, prefixed `eval_` as HF does; logged into the history when training. */
+  async evaluate(
+    dataset: Example[] | undefined = this.evalDataset,
+    at?: { step: number; epochFloat: number; elapsedS: number },
+  ): Promise<Record<string, number>> {
+    const output = await this.predict(
+      dataset ?? this.requireEvalDataset(),
+      "eval",
+    );
+    if (at) {
+      this.history.eval.push({
+        step: at.step,
+        epoch: at.epochFloat,
+        elapsed_s: at.elapsedS,
+        ...output.metrics,
+      });
+    }
+    return output.metrics;
+  }
+
+  /** Logits, argmax predictions, labels and metrics for every example, in dataset order. */
+  async predict(
+    dataset: Example[],
+    metricPrefix = "test",
+  ): Promise<PredictionOutput> {
+    checkLabels(dataset, this.numLabels);
+    const started = performance.now();
+    const order = batchOrder(dataset, {
+      batchSize: this.args.evalBatchSize,
+      shuffle: false,
+      seed: 0,
+      bucketByLength: true,
+    });
+    const logits: (number[] | number[][])[] = new Array(dataset.length);
+    let lossSum = 0, lossWeight = 0;
+    for (const indices of order) {
+      const inputs = collateExamples(indices.map((i) => dataset[i]), {
+        padTokenId: this.args.padTokenId,
+        floatLabels: this.floatLabels,
+      });
+      const { batchLogits, loss } = tf.tidy(() => {
+        const out = this.model.forward(inputs, { training: false });
+        return { batchLogits: logitsOf(out), loss: out.loss };
+      });
+      disposeInputs(inputs);
+      const values = (await batchLogits.data()) as Float32Array;
+      const shape = batchLogits.shape;
+      batchLogits.dispose();
+      if (loss) {
+        lossSum += (await loss.data())[0] * indices.length;
+        lossWeight += indices.length;
+        loss.dispose();
+      }
+      unbatchLogits(values, shape, indices, dataset, logits);
+    }
+    const labels = dataset.map((e) =>
+      e.label ?? [e.start_positions as number, e.end_positions as number]
+    );
+    const predictions = logits.map((l) =>
+      Array.isArray(l[0])
+        ? (l as number[][]).map((row) => argmaxRows(row, row.length)[0])
+        : argmaxRows(l as number[], l.length)[0]
+    ) as number[] | number[][];
+    const prediction: EvalPrediction = {
+      logits: logits as number[][] | number[][][],
+      predictions,
+      labels: labels as (number | number[])[],
+    };
+    const metrics: Record<string, number> = {};
+    if (lossWeight > 0) metrics[`${metricPrefix}_loss`] = lossSum / lossWeight;
+    const computed = this.computeMetrics?.(prediction) ??
+      defaultMetrics(prediction, this.numLabels);
+    for (const [k, v] of Object.entries(computed)) {
+      metrics[`${metricPrefix}_${k}`] = v;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    metrics[`${metricPrefix}_runtime`] = seconds;
+    metrics[`${metricPrefix}_samples_per_second`] = dataset.length / seconds;
+    return { ...prediction, metrics };
+  }
+
+  /** Best-metric bookkeeping; returns true when early stopping should stop training. */
+  private trackBest(
+    metrics: Record<string, number>,
+    state: LoopState,
+  ): boolean {
+    const value = metrics[this.args.metricForBestModel];
+    if (value === undefined) {
+      throw new CourseError(
+        "train/unknown-metric",
+        `metricForBestModel ${this.args.metricForBestModel} is not among ${
+          Object.keys(metrics).join(", ")
+        }`,
+        'metricForBestModel은 computeMetrics가 돌려주는 이름(예: "accuracy") 또는 "loss"로 지정하세요.',
+      );
+    }
+    const better = state.bestMetric === undefined ||
+      (this.args.greaterIsBetter
+        ? value > state.bestMetric
+        : value < state.bestMetric);
+    if (better) {
+      state.bestMetric = value;
+      state.evalsWithoutImprovement = 0;
+      state.bestCheckpoint = undefined; // set by the save that follows, if any
+      this.pendingBest = true;
+    } else {
+      state.evalsWithoutImprovement += 1;
+      this.pendingBest = false;
+    }
+    const patience = this.args.earlyStoppingPatience;
+    return patience !== undefined && state.evalsWithoutImprovement >= patience;
+  }
+
+  private pendingBest = false;
+
+  private async save(
+    state: LoopState,
+    schedule: LrSchedule,
+    elapsedS: number,
+    afterEval: boolean,
+  ) {
+    const outputDir = this.args.outputDir!;
+    const path = `${outputDir}/checkpoint-${state.globalStep}`;
+    if (afterEval && this.pendingBest) state.bestCheckpoint = path;
+    state.elapsedS = elapsedS;
+    const trainerState = {
+      global_step: state.globalStep,
+      epoch: state.epoch + state.stepInEpoch / this.updatesPerEpoch(),
+      loop: state,
+      best_metric: state.bestMetric ?? null,
+      best_model_checkpoint: state.bestCheckpoint ?? null,
+      metric_for_best_model: this.args.metricForBestModel,
+      history: this.history.toJSON(),
+      args: this.args,
+    };
+    await saveCheckpoint(outputDir, state.globalStep, {
+      model: this.model,
+      optimizer: this.optimizer!,
+      trainerState,
+      schedulerState: schedule.toJSON() as unknown as Record<string, unknown>,
+      rngState: { global: getRandom().getState() },
+    });
+    await rotateCheckpoints(
+      outputDir,
+      this.args.saveTotalLimit,
+      state.bestCheckpoint,
+    );
+  }
+
+  private async resume(
+    from: string | boolean,
+    state: LoopState,
+    optimizer: AdamW,
+  ): Promise<void> {
+    const path = from === true
+      ? await latestCheckpoint(this.args.outputDir ?? "")
+      : (from as string);
+    if (!path) {
+      throw new CourseError(
+        "train/no-checkpoint",
+        `No checkpoint found in ${this.args.outputDir}`,
+        "outputDir에 checkpoint-<step> 폴더가 없습니다. saveStrategy를 켜고 학습했는지 확인하세요.",
+      );
+    }
+    const checkpoint = await readCheckpoint(path);
+    await restoreModelWeights(this.model, path);
+    optimizer.loadStateDict(checkpoint.optimizer);
+    const saved = checkpoint.trainerState as {
+      loop: LoopState;
+      history: ReturnType<TrainingHistory["toJSON"]>;
+    };
+    Object.assign(state, saved.loop);
+    this.history = TrainingHistory.fromJSON(saved.history);
+    getRandom().setState((checkpoint.rngState as { global: number }).global);
+  }
+
+  private nonFiniteLossError(state: LoopState): CourseError {
+    const saved = this.args.outputDir && this.args.saveStrategy !== "no"
+      ? ` 마지막으로 정상 저장된 체크포인트는 ${this.args.outputDir} 안에 그대로 있습니다.`
+      : "";
+    return new CourseError(
+      "train/non-finite-loss",
+      `Loss became NaN or Infinity at step ${state.globalStep}`,
+      "학습률(learningRate)을 낮추고(예: 2e-5), maxGradNorm: 1.0으로 그래디언트를 자르고, " +
+        "레이블 값이 0..num_labels-1 범위인지 확인하세요." + saved,
+    );
+  }
+
+  private requireTrainDataset(): Example[] {
+    if (!this.trainDataset?.length) {
+      throw new CourseError(
+        "train/no-train-dataset",
+        "No trainDataset (or it is empty)",
+        "Trainer를 만들 때 trainDataset에 토큰화한 예제 배열(tokenizeDataset 결과)을 주세요.",
+      );
+    }
+    return this.trainDataset;
+  }
+
+  private requireEvalDataset(): Example[] {
+    throw new CourseError(
+      "train/no-eval-dataset",
+      "No dataset to evaluate",
+      "trainer.evaluate(dataset)에 데이터셋을 넘기거나 Trainer에 evalDataset을 주세요.",
+    );
+  }
+
+  dispose(): void {
+    this.optimizer?.dispose();
+  }
+}
+
+/** Moves the on-device loss sum into the host-side state (before a checkpoint stores it). */
+async function flushLoss(
+  lossSum: tf.Scalar | undefined,
+  state: LoopState,
+): Promise<undefined> {
+  if (lossSum) {
+    state.pendingLossSum += (await lossSum.data())[0];
+    lossSum.dispose();
+  }
+  return undefined;
+}
+
+function disposeValue(
+  result: { value: tf.Scalar; grads: tf.NamedTensorMap },
+): tf.NamedTensorMap {
+  result.value.dispose();
+  return result.grads;
+}
+
+function noLossError(): CourseError {
+  return new CourseError(
+    "train/no-loss",
+    "The model returned no loss",
+    "학습 데이터의 각 예제에 label이 있는지 확인하세요. 레이블이 있어야 손실을 계산할 수 있습니다.",
+  );
+}
+
+function logitsOf(out: ModelOutputs): tf.Tensor {
+  if (out.logits) return out.logits;
+  if (out.start_logits && out.end_logits) {
+    return tf.stack([out.start_logits, out.end_logits], -1);
+  }
+  throw new CourseError(
+    "train/no-logits",
+    "The model returned no logits",
+    "predict/evaluate는 분류·토큰분류·QA 헤드가 있는 모델에서 쓰세요.",
+  );
+}
+
+/** Cuts padded batch logits back into per-example arrays (token logits cut to each example's length). */
+function unbatchLogits(
+  values: Float32Array,
+  shape: number[],
+  indices: number[],
+  dataset: Example[],
+  out: (number[] | number[][])[],
+): void {
+  if (shape.length === 2) {
+    const cols = shape[1];
+    indices.forEach((
+      i,
+      row,
+    ) => (out[i] = Array.from(values.subarray(row * cols, (row + 1) * cols))));
+    return;
+  }
+  const [, length, cols] = shape;
+  indices.forEach((i, row) => {
+    const len = Math.min(length, dataset[i].input_ids.length);
+    const rows: number[][] = [];
+    for (let t = 0; t < len; t++) {
+      const start = (row * length + t) * cols;
+      rows.push(Array.from(values.subarray(start, start + cols)));
+    }
+    out[i] = rows;
+  });
+}
+
+function defaultMetrics(
+  p: EvalPrediction,
+  numLabels?: number,
+): Record<string, number> {
+  if (
+    numLabels === 1 || typeof p.labels[0] !== "number" ||
+    typeof p.predictions[0] !== "number"
+  ) return {};
+  return {
+    accuracy: accuracy(p.predictions as number[], p.labels as number[]),
+  };
+}
+
+/** Labels must be integers in [0, num_labels) (token labels may also be -100); checked before training. */
+export function checkLabels(
+  dataset: Example[],
+  numLabels: number | undefined,
+): void {
+  if (!numLabels || numLabels === 1) return;
+  for (let i = 0; i < dataset.length; i++) {
+    const label = dataset[i].label;
+    if (label === undefined) continue;
+    const values = typeof label === "number" ? [label] : label;
+    for (const v of values) {
+      if (v === -100 && typeof label !== "number") continue;
+      if (!Number.isInteger(v) || v < 0 || v >= numLabels) {
+        throw new CourseError(
+          "train/label-out-of-range",
+          `Example ${i} has label ${v}, but the model has num_labels = ${numLabels}`,
+          `레이블은 0부터 ${
+            numLabels - 1
+          }까지의 정수여야 합니다. 모델을 num_labels에 맞게 만들었는지, ` +
+            "레이블을 숫자로 바꿨는지(예: 긍정=1, 부정=0) 확인하세요.",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What the Trainer needs from a model. lib/models' BERT classes satisfy it; tests use tiny
+ * hand-written models with the same shape, so the training loop is tested without BERT.
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+
+/** Int32 tensors as a collated batch carries them (Hugging Face names). */
+export interface ModelInputs {
+  input_ids: tf.Tensor;
+  attention_mask?: tf.Tensor;
+  token_type_ids?: tf.Tensor;
+  labels?: tf.Tensor;
+  [name: string]: tf.Tensor | undefined;
+}
+
+export interface ModelOutputs {
+  loss?: tf.Scalar;
+  logits?: tf.Tensor;
+  last_hidden_state?: tf.Tensor;
+  pooler_output?: tf.Tensor;
+  start_logits?: tf.Tensor;
+  end_logits?: tf.Tensor;
+  [name: string]: unknown;
+}
+
+export interface ParameterGroup {
+  name: string;
+  variables: tf.Variable[];
+}
+
+/** The encoder part of a model with a head: used to compute frozen features once. */
+export interface FeatureEncoder {
+  forward(inputs: ModelInputs, options?: { training?: boolean }): ModelOutputs;
+}
+
+export interface TrainableModel {
+  config?: { num_labels?: number; [key: string]: unknown };
+  forward(inputs: ModelInputs, options?: { training?: boolean }): ModelOutputs;
+  namedParameters(): Map<string, tf.Variable>;
+  parameterGroups(): ParameterGroup[];
+  setTrainable(groups: string[] | "all", trainable: boolean): void;
+  trainableVariables(): tf.Variable[];
+  savePretrained?(dir: string): Promise<void>;
+  /** Needed by the feature-extraction strategy only. */
+  bert?: FeatureEncoder;
+  headForward?(
+    features: tf.Tensor,
+    options?: { training?: boolean },
+  ): tf.Tensor;
+  computeLoss?(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar;
+  /**
+   * Which encoder output the head reads: sentence heads read `pooler_output`, token and span
+   * heads read `last_hidden_state`. Defaults to `pooler_output`.
+   */
+  headInput?: "pooler_output" | "last_hidden_state";
+}
+
+/** One unpadded example (see docs/ARCHITECTURE.md, lib/data). */
+export interface Example {
+  input_ids: number[];
+  token_type_ids?: number[];
+  attention_mask?: number[];
+  label?: number | number[];
+  [key: string]: unknown;
+}
