@@ -1,2 +1,3 @@
 export * from "./runtime/mod.ts";
+export * from "./hub/mod.ts";
 export * from "./viz/mod.ts";
