@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Opens the course in JupyterLab (after tools/setup.sh): the server's root is the repo, so
+# notebooks/, exercises/ and solutions/ are all there; it starts in notebooks/.
+# Extra arguments go to Jupyter (e.g. --no-browser --port 8890).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/setup.sh"
+cd "$ROOT"
+if [ -z "${COURSE_MIRROR:-}" ] && [ -d "$ROOT/../shared/mirror" ]; then
+  export COURSE_MIRROR="$ROOT/../shared/mirror"
+  echo "[lab] using the offline mirror COURSE_MIRROR=$COURSE_MIRROR"
+fi
+if "$ROOT/.venv/bin/python" -c "import jupyterlab" 2>/dev/null; then
+  echo "[lab] starting JupyterLab on notebooks/ (stop it with Ctrl+C)"
+  exec "$ROOT/.venv/bin/jupyter" lab --ServerApp.root_dir="$ROOT" \
+    --LabApp.default_url=/lab/tree/notebooks "$@"
+fi
+# Debian fallback installs the classic Notebook only.
+echo "[lab] JupyterLab is missing; starting Jupyter Notebook on notebooks/"
+exec "$ROOT/.venv/bin/jupyter" notebook --notebook-dir="$ROOT" \
+  --NotebookApp.default_url=/tree/notebooks "$@"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Everything CI checks, in the order that fails fastest: setup, formatting, lint, types
+# (code and notebooks), generated files in sync, then all deno tests (the notebook tests run
+# every lesson and solution on the real Deno kernel in quick mode).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+bash tools/setup.sh
+
+if [ -z "${COURSE_MIRROR:-}" ] && [ -d "$ROOT/../shared/mirror" ]; then
+  export COURSE_MIRROR="$(cd "$ROOT/../shared/mirror" && pwd)"
+fi
+echo "COURSE_MIRROR=${COURSE_MIRROR:-<unset>}"
+
+step "deno fmt --check"
+deno fmt --check
+step "deno lint"
+deno lint
+step "deno check (library, tools, tests)"
+deno check lib/ tools/ tests/
+step "notebooks type-check"
+deno run -A tools/typecheck_notebooks.ts
+if [ -f tools/build_notebooks.ts ]; then
+  step "notebooks/ and solutions/ match their Markdown sources"
+  deno run -A tools/build_notebooks.ts --check
+fi
+step "exercises/ matches solutions/"
+deno run -A tools/generate_exercises.ts --check
+
+step "deno test (library tests, notebook runs in quick mode)"
+deno test -A "$@" tests/
