@@ -1,0 +1,41 @@
+/** lib/models: BERT in TensorFlow.js, matching Hugging Face, reading and writing its checkpoints. */
+export {
+  BertConfig,
+  type BertConfigInit,
+  type HiddenAct,
+  type ProblemType,
+} from "./config.ts";
+export {
+  type BertInputs,
+  BertModel,
+  type BertModelOutput,
+  type ForwardOptions,
+} from "./bert.ts";
+export {
+  BertForMaskedLM,
+  BertForNextSentencePrediction,
+  BertForPreTraining,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  type HeadInputs,
+  type HeadOutput,
+} from "./heads.ts";
+export {
+  BertPreTrainedModel,
+  type FromPretrainedOptions,
+  type ModelOptions,
+  type ParameterCount,
+  type ParameterGroup,
+} from "./pretrained.ts";
+export type { LoadingInfo } from "./checkpoint.ts";
+export { bceWithLogits, crossEntropy, IGNORE_INDEX, mse } from "./losses.ts";
+export {
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsFile,
+  serializeSafetensors,
+  toFloat32,
+  writeSafetensors,
+} from "./safetensors.ts";
+export { registerWasmKernels } from "./kernels/unsorted_segment_sum.ts";

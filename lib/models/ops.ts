@@ -1,0 +1,198 @@
+/**
+ * The few tensor operations BERT is made of, written so that they are exact (Hugging Face
+ * semantics) and fast on every tfjs backend.
+ *
+ * Why custom gradients: the tfjs wasm backend multiplies `A·B` with XNNPACK, but any transposed
+ * operand (`transposeA`/`transposeB`) falls to a naive loop 10-30x slower, and tfjs' own matMul
+ * gradient uses exactly those. Here gradients transpose explicitly (a cheap copy) and then call the
+ * fast untransposed kernel.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core alone registers no gradients; the tfjs bundle registers them all (its ESM
+// `register_all_gradients` has extensionless imports that Deno cannot load).
+import "@tensorflow/tfjs";
+import { registerWasmKernels } from "./kernels/unsorted_segment_sum.ts";
+
+registerWasmKernels();
+
+/** Swaps the last two axes (a copy). */
+export function transposeLast2(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const n = perm.length;
+  [perm[n - 2], perm[n - 1]] = [perm[n - 1], perm[n - 2]];
+  return tf.transpose(x, perm);
+}
+
+/** `a · b` (or `a · bᵀ` with transposeB) for 2-D or batched 3-D operands, fast backward. */
+export function matMul(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  transposeB = false,
+): tf.Tensor {
+  const op = tf.customGrad((a, b, save) => {
+    (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
+    const value = tf.matMul(
+      a as tf.Tensor,
+      transposeB ? transposeLast2(b as tf.Tensor) : b as tf.Tensor,
+    );
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [a, b] = saved;
+        const da = tf.matMul(dy, transposeB ? b : transposeLast2(b));
+        const db = transposeB
+          ? tf.matMul(transposeLast2(dy), a)
+          : tf.matMul(transposeLast2(a), dy);
+        return [da, db];
+      },
+    };
+  });
+  return op(a, b);
+}
+
+/** `x · W + b` for x [n, in], W [in, out] (tfjs layout), b [out]. */
+export function linear(
+  x: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias?: tf.Tensor1D,
+): tf.Tensor2D {
+  if (!bias) return matMul(x, weight) as tf.Tensor2D;
+  const op = tf.customGrad((x, weight, bias, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor, weight as tf.Tensor]);
+    const value = tf.fused.matMul({
+      a: x as tf.Tensor2D,
+      b: weight as tf.Tensor2D,
+      bias: bias as tf.Tensor,
+    });
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x, weight] = saved;
+        return [
+          tf.matMul(dy, tf.transpose(weight)),
+          tf.matMul(tf.transpose(x), dy),
+          tf.sum(dy, 0),
+        ];
+      },
+    };
+  });
+  return op(x, weight, bias) as tf.Tensor2D;
+}
+
+const SQRT_HALF = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact GELU, `0.5·x·(1 + erf(x/√2))` (HF "gelu"), with its analytic gradient. */
+export function geluErf(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor]);
+    const value = tf.tidy(() => {
+      const cdf = tf.mul(
+        0.5,
+        tf.add(1, tf.erf(tf.mul(x as tf.Tensor, SQRT_HALF))),
+      );
+      return tf.mul(x as tf.Tensor, cdf);
+    });
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, [x]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT_HALF))));
+          const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x))));
+          return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+        }),
+    };
+  });
+  return op(x);
+}
+
+/** Tanh-approximated GELU (HF "gelu_new" and "gelu_pytorch_tanh"). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(
+      Math.sqrt(2 / Math.PI),
+      tf.add(x, tf.mul(0.044715, tf.pow(x, 3))),
+    );
+    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
+  switch (name) {
+    case "gelu":
+      return geluErf;
+    case "gelu_new":
+    case "gelu_pytorch_tanh":
+      return geluTanh;
+    case "relu":
+      return tf.relu;
+    default:
+      throw new Error(`unknown activation ${name}`); // BertConfig.validate() rejects it first
+  }
+}
+
+/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    return tf.add(tf.mul(normalized, gamma), beta);
+  });
+}
+
+/**
+ * Row lookup `table[ids]`. The gradient scatter-adds into the table and leaves the padding row
+ * at zero, like `nn.Embedding(padding_idx=...)`.
+ */
+export function embeddingLookup(
+  table: tf.Tensor2D,
+  ids: tf.Tensor,
+  paddingIdx?: number | null,
+): tf.Tensor {
+  const flatIds = tf.reshape(ids, [-1]) as tf.Tensor1D;
+  const op = tf.customGrad((table, save) => {
+    // Saved so the ids outlive the forward pass's tidy scope until backprop.
+    (save as tf.GradSaveFunc)([flatIds]);
+    const value = tf.gather(table as tf.Tensor, flatIds);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, [ids]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          let rows = dy;
+          if (paddingIdx !== undefined && paddingIdx !== null) {
+            const keep = tf.expandDims(
+              tf.cast(
+                tf.notEqual(ids, tf.scalar(paddingIdx, "int32")),
+                "float32",
+              ),
+              1,
+            );
+            rows = tf.mul(dy, keep);
+          }
+          return tf.unsortedSegmentSum(
+            rows,
+            ids as tf.Tensor1D,
+            (table as tf.Tensor).shape[0],
+          );
+        }),
+    };
+  });
+  const rows = op(table);
+  return tf.reshape(rows, [...ids.shape, table.shape[1]]);
+}
+
+/** Inverted dropout, seeded. Identity when not training or rate 0. */
+export function dropout(
+  x: tf.Tensor,
+  rate: number,
+  training: boolean,
+  seed: number,
+): tf.Tensor {
+  if (!training || rate <= 0) return x;
+  return tf.dropout(x, rate, undefined, seed);
+}
