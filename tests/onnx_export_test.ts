@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportOnnx, readSafetensors } from "../lib/models/onnx/mod.ts";
+import { exportOnnx, readStateDict } from "../lib/models/onnx/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import {
   assertClose,
@@ -28,7 +28,7 @@ async function fixtureWithHead(
   head: Record<string, { shape: number[]; data: Float32Array }>,
   configExtra: Record<string, unknown> = {},
 ) {
-  const stateDict = await readSafetensors(
+  const stateDict = await readStateDict(
     join(FIXTURE_DIR, "model.safetensors"),
   );
   for (const [name, tensor] of Object.entries(head)) {
@@ -100,7 +100,7 @@ Deno.test("next-sentence-prediction export matches seq_relationship_logits", asy
 });
 
 Deno.test("text-classification export matches the HF seqcls logits", async () => {
-  const head = await readSafetensors(join(FIXTURE_DIR, "seqcls.safetensors"));
+  const head = await readStateDict(join(FIXTURE_DIR, "seqcls.safetensors"));
   const source = await fixtureWithHead(
     Object.fromEntries(head),
     reference.seqcls_config,

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { env, pipeline } from "@huggingface/transformers";
-import { exportOnnx, readSafetensors } from "../lib/models/onnx/mod.ts";
+import { exportOnnx, readStateDict } from "../lib/models/onnx/mod.ts";
 import {
   FIXTURE_DIR,
   loadReference,
@@ -24,10 +24,10 @@ async function exportFixture(
 ): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "onnx-tjs-"));
   const dir = join(root, `tiny-${task}`);
-  const stateDict = await readSafetensors(
+  const stateDict = await readStateDict(
     join(FIXTURE_DIR, "model.safetensors"),
   );
-  const head = await readSafetensors(join(FIXTURE_DIR, "seqcls.safetensors"));
+  const head = await readStateDict(join(FIXTURE_DIR, "seqcls.safetensors"));
   for (const [name, tensor] of head) stateDict.set(name, tensor);
   const config = {
     ...JSON.parse(await readFile(join(FIXTURE_DIR, "config.json"), "utf8")),

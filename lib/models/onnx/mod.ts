@@ -16,7 +16,7 @@ export {
 export {
   type HfStateDict,
   type HfTensor,
-  readSafetensors,
+  readStateDict,
   stateDictFromParameters,
   type TfjsParameter,
 } from "./state_dict.ts";

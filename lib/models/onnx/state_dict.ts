@@ -23,8 +23,8 @@ export function withBertPrefix(name: string): string {
     : name;
 }
 
-/** Reads every floating-point tensor of a safetensors file as float32. */
-export async function readSafetensors(path: string): Promise<HfStateDict> {
+/** Every floating-point tensor of a safetensors file, as float32 in HF names. */
+export async function readStateDict(path: string): Promise<HfStateDict> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
