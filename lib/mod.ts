@@ -2,3 +2,7 @@ export * from "./runtime/mod.ts";
 export * from "./hub/mod.ts";
 export * from "./viz/mod.ts";
 export * from "./models/mod.ts";
+// Notebooks import only @course/lib, so the tensor and DataFrame libraries come from here too,
+// as the very instances the library uses.
+export * as tf from "@tensorflow/tfjs-core";
+export { default as pl } from "nodejs-polars";
