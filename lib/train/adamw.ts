@@ -109,8 +109,12 @@ export class AdamW {
     let moments = this.state.get(name);
     if (!moments) {
       moments = {
-        expAvg: tf.variable(tf.zerosLike(param), false, undefined, "float32"),
-        expAvgSq: tf.variable(tf.zerosLike(param), false, undefined, "float32"),
+        expAvg: tf.tidy(() =>
+          tf.variable(tf.zerosLike(param), false, undefined, "float32")
+        ),
+        expAvgSq: tf.tidy(() =>
+          tf.variable(tf.zerosLike(param), false, undefined, "float32")
+        ),
         step: 0,
       };
       this.state.set(name, moments);
@@ -164,13 +168,14 @@ export class AdamW {
         );
       }
       this.state.set(name, {
-        expAvg: tf.variable(
-          tf.tensor(expAvg.data, expAvg.shape, "float32"),
-          false,
+        expAvg: tf.tidy(() =>
+          tf.variable(tf.tensor(expAvg.data, expAvg.shape, "float32"), false)
         ),
-        expAvgSq: tf.variable(
-          tf.tensor(expAvgSq.data, expAvgSq.shape, "float32"),
-          false,
+        expAvgSq: tf.tidy(() =>
+          tf.variable(
+            tf.tensor(expAvgSq.data, expAvgSq.shape, "float32"),
+            false,
+          )
         ),
         step,
       });

@@ -115,7 +115,8 @@ export async function rotateCheckpoints(
   if (!limit || limit <= 0) return [];
   const all = await listCheckpoints(outputDir);
   const removable = all.filter((p) => p !== keep);
-  const toKeep = Math.max(0, limit - (keep && all.includes(keep) ? 1 : 0));
+  // HF: with a limit of 1 and a best checkpoint that is not the newest, both are kept.
+  const toKeep = Math.max(1, limit - (keep && all.includes(keep) ? 1 : 0));
   const removed = removable.slice(0, Math.max(0, removable.length - toKeep));
   for (const path of removed) await Deno.remove(path, { recursive: true });
   return removed;
@@ -169,6 +170,11 @@ export async function restoreModelWeights(
   model: TrainableModel,
   path: string,
 ): Promise<void> {
+  // lib/models knows its own layouts (Linear weights are [in, out] inside, [out, in] on disk).
+  if (model.loadPretrainedWeights) {
+    await model.loadPretrainedWeights(path, { verbose: false });
+    return;
+  }
   const { tensors } = decodeSafetensors(
     await Deno.readFile(join(path, "model.safetensors")),
   );

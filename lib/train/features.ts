@@ -43,7 +43,7 @@ export async function computeFeatures(
 ): Promise<FeatureCache> {
   requireHead(model);
   const started = performance.now();
-  const kind = model.headInput ?? "pooler_output";
+  const preferred = model.headInput ?? "pooler_output";
   const groups = batchOrder(examples, {
     batchSize,
     shuffle: false,
@@ -53,6 +53,7 @@ export async function computeFeatures(
   const pooledParts: tf.Tensor2D[] = [];
   const sequences: Float32Array[] = new Array(examples.length);
   let hidden = 0;
+  let kind: FeatureCache["kind"] = preferred;
   for (const group of groups) {
     const inputs = collateExamples(
       group.map((i) => ({ ...examples[i], label: undefined })),
@@ -60,16 +61,19 @@ export async function computeFeatures(
     );
     const features = tf.tidy(() => {
       const out = model.bert!.forward(inputs, { training: false });
-      const f = out[kind] as tf.Tensor | undefined;
+      const f = model.features
+        ? model.features(out)
+        : out[preferred] as tf.Tensor | undefined;
       if (!f) {
         throw new CourseError(
           "train/missing-features",
-          `The encoder returned no ${kind}`,
+          `The encoder returned no ${preferred}`,
           "모델의 headInput 설정과 인코더 출력 이름이 맞는지 확인하세요.",
         );
       }
       return f;
     });
+    kind = features.rank === 2 ? "pooler_output" : "last_hidden_state";
     disposeInputs(inputs);
     hidden = features.shape[features.shape.length - 1];
     if (kind === "pooler_output") {
@@ -117,9 +121,12 @@ export function featureBatch(
   examples: Example[],
   indices: number[],
   floatLabels = false,
-): { features: tf.Tensor; labels?: tf.Tensor } {
+): { features: tf.Tensor; labels?: tf.Tensor | Record<string, tf.Tensor> } {
   const length = Math.max(...indices.map((i) => cache.lengths[i]));
   const withLabels = indices.every((i) => examples[i].label !== undefined);
+  const withSpans = indices.every((i) =>
+    typeof examples[i].start_positions === "number"
+  );
   const labels = withLabels
     ? labelsTensor(
       indices.map((i) => examples[i].label!),
@@ -127,6 +134,8 @@ export function featureBatch(
       -100,
       floatLabels,
     )
+    : withSpans
+    ? spanLabels(examples, indices)
     : undefined;
   if (cache.kind === "pooler_output") {
     const features = tf.tidy(() =>
@@ -141,6 +150,19 @@ export function featureBatch(
   return {
     features: tf.tensor3d(out, [indices.length, length, cache.hidden]),
     labels,
+  };
+}
+
+/** Question answering: start/end token positions, as HF's `start_positions`/`end_positions`. */
+function spanLabels(
+  examples: Example[],
+  indices: number[],
+): Record<string, tf.Tensor> {
+  const column = (key: string) =>
+    tf.tensor1d(indices.map((i) => examples[i][key] as number), "int32");
+  return {
+    start_positions: column("start_positions"),
+    end_positions: column("end_positions"),
   };
 }
 

@@ -9,8 +9,11 @@
  * encoder's features are computed once.
  */
 import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core registers no gradients; the tfjs bundle registers them all (its ESM
+// `register_all_gradients` has extensionless imports Deno cannot load).
+import "@tensorflow/tfjs";
 import { CourseError } from "../runtime/errors.ts";
-import { getRandom, setSeed } from "../runtime/random.ts";
+import { getRandom, SeededRandom, setSeed } from "../runtime/random.ts";
 import { ProgressDisplay, type ProgressState } from "../viz/progress.ts";
 import { AdamW } from "./adamw.ts";
 import {
@@ -170,6 +173,12 @@ export class Trainer {
       weightDecay: args.weightDecay,
     });
     setSeed(args.seed);
+    this.dropoutRng = new SeededRandom(args.seed ^ 0x5eed);
+    if (this.model.bert?.seeds) {
+      // lib/models' own seed stream cannot report its position; this one can, so resume is exact.
+      const rng = this.dropoutRng;
+      this.model.bert.seeds = { take: () => rng.seed() };
+    }
     this.history = new TrainingHistory();
     const state: LoopState = {
       globalStep: 0,
@@ -490,7 +499,7 @@ export class Trainer {
         };
       } finally {
         batch.features.dispose();
-        batch.labels?.dispose();
+        disposeLabels(batch.labels);
       }
     }
     const inputs = collateExamples(indices.map((i) => dataset[i]), {
@@ -626,6 +635,7 @@ export class Trainer {
   }
 
   private pendingBest = false;
+  private dropoutRng = new SeededRandom(42);
 
   private async save(
     state: LoopState,
@@ -652,7 +662,10 @@ export class Trainer {
       optimizer: this.optimizer!,
       trainerState,
       schedulerState: schedule.toJSON() as unknown as Record<string, unknown>,
-      rngState: { global: getRandom().getState() },
+      rngState: {
+        global: getRandom().getState(),
+        dropout: this.dropoutRng.getState(),
+      },
     });
     await rotateCheckpoints(
       outputDir,
@@ -685,7 +698,9 @@ export class Trainer {
     };
     Object.assign(state, saved.loop);
     this.history = TrainingHistory.fromJSON(saved.history);
-    getRandom().setState((checkpoint.rngState as { global: number }).global);
+    const rng = checkpoint.rngState as { global: number; dropout: number };
+    getRandom().setState(rng.global);
+    this.dropoutRng.setState(rng.dropout);
   }
 
   private nonFiniteLossError(state: LoopState): CourseError {
@@ -734,6 +749,11 @@ async function flushLoss(
     lossSum.dispose();
   }
   return undefined;
+}
+
+function disposeLabels(labels?: tf.Tensor | Record<string, tf.Tensor>) {
+  if (labels instanceof tf.Tensor) labels.dispose();
+  else if (labels) { for (const t of Object.values(labels)) t.dispose(); }
 }
 
 function disposeValue(

@@ -31,6 +31,8 @@ export interface ParameterGroup {
 /** The encoder part of a model with a head: used to compute frozen features once. */
 export interface FeatureEncoder {
   forward(inputs: ModelInputs, options?: { training?: boolean }): ModelOutputs;
+  /** lib/models draws one dropout seed per call from here; the Trainer swaps in a resumable stream. */
+  seeds?: { take(): number };
 }
 
 export interface TrainableModel {
@@ -46,8 +48,18 @@ export interface TrainableModel {
   headForward?(
     features: tf.Tensor,
     options?: { training?: boolean },
-  ): tf.Tensor;
-  computeLoss?(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar;
+  ): tf.Tensor | Record<string, tf.Tensor>;
+  computeLoss?(
+    logits: tf.Tensor | Record<string, tf.Tensor>,
+    labels: tf.Tensor | Record<string, tf.Tensor>,
+  ): tf.Scalar;
+  /** Encoder output -> what headForward reads (lib/models heads have it). */
+  features?(encoded: ModelOutputs): tf.Tensor;
+  /** Loads a Hugging Face folder into this model in place (lib/models). */
+  loadPretrainedWeights?(
+    dir: string,
+    options?: { verbose?: boolean },
+  ): Promise<unknown>;
   /**
    * Which encoder output the head reads: sentence heads read `pooler_output`, token and span
    * heads read `last_hidden_state`. Defaults to `pooler_output`.

@@ -1,0 +1,398 @@
+/** The Trainer on a tiny BERT-shaped model (cpu backend): learning, determinism, exact resume, guards. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { CourseError } from "../lib/runtime/errors.ts";
+import { listCheckpoints } from "../lib/train/checkpoint.ts";
+import { Trainer } from "../lib/train/trainer.ts";
+import type { TrainingArguments } from "../lib/train/arguments.ts";
+import {
+  groupsByName,
+  snapshotWeights,
+  weightMovement,
+} from "../lib/train/weight_movement.ts";
+import {
+  maxAbsDiff,
+  ToyClassifier,
+  toyDataset,
+  useCpu,
+  weightsOf,
+} from "./train_toy_model.ts";
+
+await useCpu();
+const train = toyDataset(96, 1);
+const evalSet = toyDataset(48, 2);
+const base: TrainingArguments = {
+  batchSize: 8,
+  learningRate: 5e-2,
+  numTrainEpochs: 3,
+  loggingSteps: 2,
+  progress: false,
+  seed: 3,
+};
+
+Deno.test("Trainer learns a separable task and logs loss, lr, grad norm, speed", async () => {
+  const model = new ToyClassifier();
+  const trainer = new Trainer({
+    model,
+    args: {
+      ...base,
+      evalStrategy: "epoch",
+      warmupRatio: 0.1,
+      weightDecay: 0.01,
+    },
+    trainDataset: train,
+    evalDataset: evalSet,
+  });
+  const before = await trainer.evaluate(evalSet);
+  const out = await trainer.train();
+  assert.equal(out.globalStep, 36);
+  assert.equal(out.stoppedBy, "completed");
+  const h = out.history;
+  assert.equal(h.lr.length, 36);
+  assert.ok(
+    h.lr[0].learning_rate < h.lr[4].learning_rate,
+    "warmup raises the lr",
+  );
+  assert.ok(
+    h.lr[35].learning_rate < h.lr[10].learning_rate,
+    "linear decay lowers it",
+  );
+  assert.equal(h.eval.length, 3);
+  const last = h.eval[2];
+  assert.ok(last.eval_accuracy > 0.85, `accuracy ${last.eval_accuracy}`);
+  assert.ok(last.eval_loss < before.eval_loss);
+  assert.ok(h.train[0].grad_norm > 0 && h.train[0].samples_per_second > 0);
+  const df = h.toDataFrame("train");
+  assert.deepEqual(df.shape, { height: h.train.length, width: 9 });
+  const prediction = await trainer.predict(evalSet);
+  assert.equal(prediction.logits.length, evalSet.length);
+  assert.equal((prediction.logits[0] as number[]).length, 2);
+  assert.ok(prediction.metrics.test_accuracy > 0.85);
+  trainer.dispose();
+  model.dispose();
+});
+
+Deno.test("same seed gives the same loss curve and weights; tensors do not leak", async () => {
+  const run = async (maxSteps: number) => {
+    const model = new ToyClassifier();
+    const before = tf.memory().numTensors;
+    const trainer = new Trainer({
+      model,
+      args: { ...base, maxSteps, loggingSteps: 1 },
+      trainDataset: train,
+    });
+    const out = await trainer.train();
+    trainer.dispose();
+    const leaked = tf.memory().numTensors - before;
+    const weights = await weightsOf(model);
+    model.dispose();
+    return { losses: out.history.train.map((r) => r.loss), weights, leaked };
+  };
+  const a = await run(20), b = await run(20), short = await run(3);
+  assert.deepEqual(a.losses, b.losses);
+  assert.equal(maxAbsDiff(a.weights, b.weights), 0);
+  assert.equal(a.leaked, 0, "no tensor survives a 20-step run");
+  assert.equal(short.leaked, 0);
+});
+
+Deno.test("resume from a mid-run checkpoint continues exactly (weights and loss curve)", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_resume_" });
+  try {
+    const args: TrainingArguments = {
+      ...base,
+      outputDir,
+      saveStrategy: "steps",
+      saveSteps: 6,
+      loggingSteps: 3,
+    };
+    const straightModel = new ToyClassifier();
+    const straight = await new Trainer({
+      model: straightModel,
+      args,
+      trainDataset: train,
+    }).train();
+    const resumedModel = new ToyClassifier({ seed: 99 }); // different init: resume must overwrite it
+    const resumedTrainer = new Trainer({
+      model: resumedModel,
+      args: { ...args, outputDir: outputDir + "_b" },
+      trainDataset: train,
+    });
+    const resumed = await resumedTrainer.train({
+      resumeFromCheckpoint: join(outputDir, "checkpoint-18"),
+    });
+    assert.equal(resumed.globalStep, straight.globalStep);
+    const diff = maxAbsDiff(
+      await weightsOf(straightModel),
+      await weightsOf(resumedModel),
+    );
+    assert.ok(diff < 1e-6, `weights differ by ${diff}`);
+    const losses = (h: typeof straight) => h.history.train.map((r) => r.loss);
+    assert.equal(losses(resumed).length, losses(straight).length);
+    losses(straight).forEach((l, i) =>
+      assert.ok(Math.abs(l - losses(resumed)[i]) < 1e-6)
+    );
+    straightModel.dispose();
+    resumedModel.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true }).catch(() => {});
+    await Deno.remove(outputDir + "_b", { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("gradient accumulation 4x2 equals batch 8 (no dropout, same example order)", async () => {
+  const run = async (batchSize: number, gradientAccumulationSteps: number) => {
+    const model = new ToyClassifier({ dropout: 0 });
+    await new Trainer({
+      model,
+      args: {
+        ...base,
+        batchSize,
+        gradientAccumulationSteps,
+        bucketByLength: false,
+        maxGradNorm: 0.5,
+      },
+      trainDataset: train,
+    }).train();
+    const w = await weightsOf(model);
+    model.dispose();
+    return w;
+  };
+  const diff = maxAbsDiff(await run(8, 1), await run(4, 2));
+  assert.ok(diff < 1e-5, `differ by ${diff}`);
+});
+
+Deno.test("feature extraction trains only the head; gradual unfreezing adds a block per epoch", async () => {
+  const model = new ToyClassifier({ layers: 2 });
+  const params = model.namedParameters();
+  const w0 = await snapshotWeights(params);
+  const out = await new Trainer({
+    model,
+    args: { ...base, freeze: "feature_extraction", learningRate: 0.1 },
+    trainDataset: train,
+  }).train();
+  const moved = weightMovement(
+    w0,
+    await snapshotWeights(params),
+    groupsByName(model.parameterGroups(), params),
+  );
+  assert.equal(moved.byGroup["encoder.layer.0"], 0);
+  assert.equal(moved.byGroup.pooler, 0);
+  assert.ok(moved.byGroup.head > 0.01);
+  assert.equal(out.history.trainableParams["epoch 0"], 8 * 2 + 2);
+  assert.ok(out.featureSeconds !== undefined && out.featureSeconds >= 0);
+  assert.ok(out.history.train.at(-1)!.loss < out.history.train[0].loss);
+  model.dispose();
+
+  const gradual = new ToyClassifier({ layers: 2 });
+  const g = await new Trainer({
+    model: gradual,
+    args: { ...base, freeze: "gradual_unfreezing", numTrainEpochs: 4 },
+    trainDataset: train,
+  }).train();
+  const counts = Object.values(g.history.trainableParams);
+  assert.deepEqual(counts, [
+    18 + 72,
+    18 + 72 + 72,
+    18 + 72 * 3,
+    18 + 72 * 3 + 40 * 8 + 8,
+  ]);
+  gradual.dispose();
+});
+
+Deno.test("token classification with cached sequence features", async () => {
+  const tokenTrain = toyDataset(64, 5, 40, true);
+  const model = new ToyClassifier({ token: true });
+  const trainer = new Trainer({
+    model,
+    args: {
+      ...base,
+      freeze: "feature_extraction",
+      learningRate: 0.1,
+      numTrainEpochs: 4,
+    },
+    trainDataset: tokenTrain,
+  });
+  const out = await trainer.train();
+  assert.ok(out.history.train.at(-1)!.loss < out.history.train[0].loss);
+  const p = await trainer.predict(tokenTrain.slice(0, 5));
+  assert.equal(
+    (p.logits[0] as number[][]).length,
+    tokenTrain[0].input_ids.length,
+  );
+  assert.equal(
+    (p.predictions[0] as number[]).length,
+    tokenTrain[0].input_ids.length,
+  );
+  trainer.dispose();
+  model.dispose();
+});
+
+Deno.test("NaN loss stops with a CourseError and keeps the last good checkpoint", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_nan_" });
+  try {
+    const model = new ToyClassifier({ poisonAfter: 5 });
+    const trainer = new Trainer({
+      model,
+      args: {
+        ...base,
+        outputDir,
+        saveStrategy: "steps",
+        saveSteps: 4,
+        loggingSteps: 4,
+      },
+      trainDataset: train,
+    });
+    await assert.rejects(() => trainer.train(), (e: unknown) => {
+      assert.ok(e instanceof CourseError);
+      assert.equal(e.code, "train/non-finite-loss");
+      assert.match(e.hint, /학습률/);
+      return true;
+    });
+    const checkpoints = await listCheckpoints(outputDir);
+    assert.deepEqual(checkpoints.map((p) => p.split("/").at(-1)), [
+      "checkpoint-4",
+    ]);
+    model.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
+
+Deno.test("labels out of range are refused before any step", async () => {
+  const model = new ToyClassifier();
+  const bad = [...train.slice(0, 10), { input_ids: [1, 2], label: 2 }];
+  const trainer = new Trainer({ model, args: base, trainDataset: bad });
+  await assert.rejects(() => trainer.train(), /label 2/);
+  assert.equal(trainer.history.lr.length, 0);
+  model.dispose();
+});
+
+Deno.test("saveTotalLimit rotates; a failed save leaves no partial checkpoint", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_rotate_" });
+  try {
+    const model = new ToyClassifier();
+    await new Trainer({
+      model,
+      args: {
+        ...base,
+        outputDir,
+        saveStrategy: "steps",
+        saveSteps: 5,
+        saveTotalLimit: 2,
+      },
+      trainDataset: train,
+    }).train();
+    const names = (await listCheckpoints(outputDir)).map((p) =>
+      p.split("/").at(-1)
+    );
+    assert.deepEqual(names, ["checkpoint-30", "checkpoint-35"]);
+    for (
+      const file of [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "trainer_state.json",
+        "scheduler.json",
+        "rng_state.json",
+      ]
+    ) {
+      await Deno.stat(join(outputDir, "checkpoint-35", file));
+    }
+    const broken = Object.assign(new ToyClassifier(), {
+      savePretrained: () => Promise.reject(new Error("disk full")),
+    });
+    const failing = new Trainer({
+      model: broken,
+      args: {
+        ...base,
+        outputDir: outputDir + "/b",
+        saveStrategy: "steps",
+        saveSteps: 2,
+      },
+      trainDataset: train,
+    });
+    await assert.rejects(() => failing.train(), /disk full/);
+    const left = [...Deno.readDirSync(outputDir + "/b")].map((e) => e.name);
+    assert.deepEqual(
+      left,
+      [],
+      "neither checkpoint-2 nor a temp folder remains",
+    );
+    model.dispose();
+    broken.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
+
+Deno.test("early stopping, best model at the end, and the time budget", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_best_" });
+  try {
+    let evals = 0;
+    const model = new ToyClassifier();
+    const out = await new Trainer({
+      model,
+      args: {
+        ...base,
+        outputDir,
+        numTrainEpochs: 10,
+        evalStrategy: "steps",
+        evalSteps: 3,
+        saveStrategy: "steps",
+        saveSteps: 3,
+        saveTotalLimit: 1,
+        metricForBestModel: "score",
+        loadBestModelAtEnd: true,
+        earlyStoppingPatience: 2,
+      },
+      trainDataset: train,
+      evalDataset: evalSet,
+      // First evaluation is the best; nothing after it improves.
+      computeMetrics: () => ({ score: -evals++ }),
+    }).train();
+    assert.equal(out.stoppedBy, "early_stopping");
+    assert.equal(out.globalStep, 9);
+    assert.equal(out.bestCheckpoint, join(outputDir, "checkpoint-3"));
+    const kept = (await listCheckpoints(outputDir)).map((p) =>
+      p.split("/").at(-1)
+    );
+    assert.deepEqual(
+      kept,
+      ["checkpoint-3", "checkpoint-9"],
+      "the best survives rotation",
+    );
+    const best = new ToyClassifier({ seed: 5 });
+    const { restoreModelWeights } = await import("../lib/train/checkpoint.ts");
+    await restoreModelWeights(best, out.bestCheckpoint!);
+    assert.equal(
+      maxAbsDiff(await weightsOf(best), await weightsOf(model)),
+      0,
+      "best weights loaded at the end",
+    );
+    best.dispose();
+    model.dispose();
+
+    const timed = new ToyClassifier();
+    const t = await new Trainer({
+      model: timed,
+      args: {
+        ...base,
+        timeBudgetSeconds: 1e-6,
+        outputDir: outputDir + "/t",
+        saveStrategy: "steps",
+        saveSteps: 1000,
+      },
+      trainDataset: train,
+    }).train();
+    assert.equal(t.stoppedBy, "time_budget");
+    assert.equal(t.globalStep, 1);
+    assert.equal(
+      (await listCheckpoints(outputDir + "/t")).length,
+      1,
+      "saved where it stopped",
+    );
+    timed.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
