@@ -7,3 +7,4 @@ export * from "./models/mod.ts";
 // as the very instances the library uses.
 export * as tf from "@tensorflow/tfjs-core";
 export { default as pl } from "nodejs-polars";
+export * from "./exercises/mod.ts";

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BertForSequenceClassification } from "../models/mod.ts";
-import { collate } from "../data/mod.ts";
+import { collateExamples } from "../train/batching.ts";
 import { resolveWarmupSteps } from "../train/schedules.ts";
 import type { Example } from "../train/types.ts";
 import { makeCheck, result } from "./feedback.ts";
@@ -91,7 +91,7 @@ function measureAccuracy(
   let correct = 0;
   for (let start = 0; start < examples.length; start += 32) {
     const group = examples.slice(start, start + 32);
-    const batch = collate(group, { padTokenId });
+    const batch = collateExamples(group, { padTokenId });
     const predicted = tf.tidy(() => {
       const { labels: _labels, ...inputs } = batch;
       const logits = model.forward(inputs).logits as tf.Tensor;

@@ -1,3 +1,4 @@
+export { check00 } from "./check00.ts";
 export { check01 } from "./check01.ts";
 export { check02 } from "./check02.ts";
 export { check03 } from "./check03.ts";
