@@ -16,34 +16,57 @@ import { CourseError } from "../lib/runtime/errors.ts";
 import { FIXTURE_DIR, fixtureAvailable, useBackend } from "./models_util.ts";
 
 const haveFixture = await fixtureAvailable();
-const opts = { ignore: !haveFixture, sanitizeResources: false, sanitizeOps: false };
+const opts = {
+  ignore: !haveFixture,
+  sanitizeResources: false,
+  sanitizeOps: false,
+};
 await useBackend("cpu");
 
-async function tempModelDir(files: Record<string, Uint8Array | string> = {}): Promise<string> {
+async function tempModelDir(
+  files: Record<string, Uint8Array | string> = {},
+): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "models_ckpt_" });
   await Deno.copyFile(`${FIXTURE_DIR}/config.json`, `${dir}/config.json`);
   for (const [name, content] of Object.entries(files)) {
-    if (typeof content === "string") await Deno.writeTextFile(`${dir}/${name}`, content);
-    else await Deno.writeFile(`${dir}/${name}`, content);
+    if (typeof content === "string") {
+      await Deno.writeTextFile(`${dir}/${name}`, content);
+    } else await Deno.writeFile(`${dir}/${name}`, content);
   }
   return dir;
 }
 
 async function fixtureTensors() {
-  const file = parseSafetensors(await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`));
+  const file = parseSafetensors(
+    await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`),
+  );
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, t] of file.tensors) tensors.set(name, { shape: t.shape, data: toFloat32(t, name, "") });
+  for (const [name, t] of file.tensors) {
+    tensors.set(name, { shape: t.shape, data: toFloat32(t, name, "") });
+  }
   return tensors;
 }
 
-async function assertCourseError(fn: () => Promise<unknown>, code: string, mentions?: string) {
+async function assertCourseError(
+  fn: () => Promise<unknown>,
+  code: string,
+  mentions?: string,
+) {
   try {
     await fn();
   } catch (error) {
-    assert.ok(error instanceof CourseError, `expected CourseError, got ${error}`);
+    assert.ok(
+      error instanceof CourseError,
+      `expected CourseError, got ${error}`,
+    );
     assert.equal(error.code, code, error.message);
     assert.ok(error.hint.length > 0);
-    if (mentions) assert.ok(error.message.includes(mentions), `"${error.message}" should name ${mentions}`);
+    if (mentions) {
+      assert.ok(
+        error.message.includes(mentions),
+        `"${error.message}" should name ${mentions}`,
+      );
+    }
     return;
   }
   assert.fail(`expected CourseError ${code}`);
@@ -56,28 +79,56 @@ Deno.test({
     for (const name of ["model.safetensors", "seqcls.safetensors"]) {
       const original = await Deno.readFile(`${FIXTURE_DIR}/${name}`);
       const parsed = parseSafetensors(original);
-      const tensors = new Map([...parsed.tensors].map(([k, t]) => [k, { shape: t.shape, data: toFloat32(t, k, name) }]));
-      assert.deepEqual(serializeSafetensors(tensors, { metadata: parsed.metadata }), original, name);
+      const tensors = new Map(
+        [...parsed.tensors].map((
+          [k, t],
+        ) => [k, { shape: t.shape, data: toFloat32(t, k, name) }]),
+      );
+      assert.deepEqual(
+        serializeSafetensors(tensors, { metadata: parsed.metadata }),
+        original,
+        name,
+      );
     }
   },
 });
 
 Deno.test({
-  name: "savePretrained writes HF's exact model.safetensors and a config HF reads; reload is bit-exact",
+  name:
+    "savePretrained writes HF's exact model.safetensors and a config HF reads; reload is bit-exact",
   ...opts,
   async fn() {
-    const model = await BertForPreTraining.fromPretrained(FIXTURE_DIR, { verbose: false });
+    const model = await BertForPreTraining.fromPretrained(FIXTURE_DIR, {
+      verbose: false,
+    });
     const dir = await Deno.makeTempDir({ prefix: "models_save_" });
     await model.savePretrained(dir);
     // Tied decoder left out, Linear weights back to [out, in], names sorted: same bytes as HF's save.
-    assert.deepEqual(await Deno.readFile(`${dir}/model.safetensors`), await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`));
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/model.safetensors`),
+      await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`),
+    );
     const written = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
-    const original = JSON.parse(await Deno.readTextFile(`${FIXTURE_DIR}/config.json`));
-    assert.deepEqual(written, original, "config.json round trip keeps every field");
+    const original = JSON.parse(
+      await Deno.readTextFile(`${FIXTURE_DIR}/config.json`),
+    );
+    assert.deepEqual(
+      written,
+      original,
+      "config.json round trip keeps every field",
+    );
 
-    const reloaded = await BertForSequenceClassification.fromPretrained(dir, { num_labels: 4, verbose: false });
-    assert.deepEqual(reloaded.loadingInfo!.missing_keys, ["classifier.weight", "classifier.bias"]);
-    assert.ok(reloaded.loadingInfo!.unexpected_keys.every((k) => k.startsWith("cls.")));
+    const reloaded = await BertForSequenceClassification.fromPretrained(dir, {
+      num_labels: 4,
+      verbose: false,
+    });
+    assert.deepEqual(reloaded.loadingInfo!.missing_keys, [
+      "classifier.weight",
+      "classifier.bias",
+    ]);
+    assert.ok(
+      reloaded.loadingInfo!.unexpected_keys.every((k) => k.startsWith("cls.")),
+    );
     const a = model.namedParameters();
     for (const [name, v] of reloaded.namedParameters()) {
       if (!name.startsWith("bert.")) continue;
@@ -89,19 +140,43 @@ Deno.test({
 });
 
 Deno.test({
-  name: "every head loads from a BertForPreTraining checkpoint and reports new/unused weights",
+  name:
+    "every head loads from a BertForPreTraining checkpoint and reports new/unused weights",
   ...opts,
   async fn() {
-    const cases: [string, () => Promise<{ loadingInfo: unknown; dispose(): void }>, string[]][] = [
-      ["mlm", () => BertForMaskedLM.fromPretrained(FIXTURE_DIR, { verbose: false }), []],
-      ["token", () => BertForTokenClassification.fromPretrained(FIXTURE_DIR, { num_labels: 5, verbose: false }), [
-        "classifier.weight",
-        "classifier.bias",
-      ]],
-      ["qa", () => BertForQuestionAnswering.fromPretrained(FIXTURE_DIR, { verbose: false }), [
-        "qa_outputs.weight",
-        "qa_outputs.bias",
-      ]],
+    const cases: [
+      string,
+      () => Promise<{ loadingInfo: unknown; dispose(): void }>,
+      string[],
+    ][] = [
+      [
+        "mlm",
+        () => BertForMaskedLM.fromPretrained(FIXTURE_DIR, { verbose: false }),
+        [],
+      ],
+      [
+        "token",
+        () =>
+          BertForTokenClassification.fromPretrained(FIXTURE_DIR, {
+            num_labels: 5,
+            verbose: false,
+          }),
+        [
+          "classifier.weight",
+          "classifier.bias",
+        ],
+      ],
+      [
+        "qa",
+        () =>
+          BertForQuestionAnswering.fromPretrained(FIXTURE_DIR, {
+            verbose: false,
+          }),
+        [
+          "qa_outputs.weight",
+          "qa_outputs.bias",
+        ],
+      ],
     ];
     for (const [label, load, missing] of cases) {
       const model = await load();
@@ -110,11 +185,20 @@ Deno.test({
       model.dispose();
     }
     // MLM decoder stays tied: its logits use the loaded word embeddings.
-    const mlm = await BertForMaskedLM.fromPretrained(FIXTURE_DIR, { verbose: false });
-    const pre = await BertForPreTraining.fromPretrained(FIXTURE_DIR, { verbose: false });
+    const mlm = await BertForMaskedLM.fromPretrained(FIXTURE_DIR, {
+      verbose: false,
+    });
+    const pre = await BertForPreTraining.fromPretrained(FIXTURE_DIR, {
+      verbose: false,
+    });
     const ids = tf.tensor2d([[2, 10, 4, 3]], undefined, "int32");
-    const a = tf.tidy(() => (mlm.forward({ input_ids: ids }).logits as tf.Tensor).dataSync());
-    const b = tf.tidy(() => (pre.forward({ input_ids: ids }).prediction_logits as tf.Tensor).dataSync());
+    const a = tf.tidy(() =>
+      (mlm.forward({ input_ids: ids }).logits as tf.Tensor).dataSync()
+    );
+    const b = tf.tidy(() =>
+      (pre.forward({ input_ids: ids }).prediction_logits as tf.Tensor)
+        .dataSync()
+    );
     assert.deepEqual(a, b);
     mlm.dispose();
     pre.dispose();
@@ -126,15 +210,31 @@ Deno.test({
   name: "a saved BertModel (no bert. prefix) loads into a head",
   ...opts,
   async fn() {
-    const bare = await BertModel.fromPretrained(FIXTURE_DIR, { verbose: false });
+    const bare = await BertModel.fromPretrained(FIXTURE_DIR, {
+      verbose: false,
+    });
     const dir = await Deno.makeTempDir({ prefix: "models_bare_" });
     await bare.savePretrained(dir);
-    const names = [...parseSafetensors(await Deno.readFile(`${dir}/model.safetensors`)).tensors.keys()];
-    assert.ok(names.includes("embeddings.word_embeddings.weight") && !names.some((n) => n.startsWith("bert.")));
-    const head = await BertForSequenceClassification.fromPretrained(dir, { verbose: false });
-    assert.deepEqual(head.loadingInfo!.missing_keys, ["classifier.weight", "classifier.bias"]);
+    const names = [
+      ...parseSafetensors(await Deno.readFile(`${dir}/model.safetensors`))
+        .tensors.keys(),
+    ];
+    assert.ok(
+      names.includes("embeddings.word_embeddings.weight") &&
+        !names.some((n) => n.startsWith("bert.")),
+    );
+    const head = await BertForSequenceClassification.fromPretrained(dir, {
+      verbose: false,
+    });
+    assert.deepEqual(head.loadingInfo!.missing_keys, [
+      "classifier.weight",
+      "classifier.bias",
+    ]);
     assert.deepEqual(head.loadingInfo!.unexpected_keys, []);
-    assert.deepEqual(head.bert.wordEmbeddings.dataSync(), bare.wordEmbeddings.dataSync());
+    assert.deepEqual(
+      head.bert.wordEmbeddings.dataSync(),
+      bare.wordEmbeddings.dataSync(),
+    );
     bare.dispose();
     head.dispose();
   },
@@ -147,34 +247,61 @@ Deno.test({
     const tensors = await fixtureTensors();
     const names = [...tensors.keys()];
     const half = Math.floor(names.length / 2);
-    const shard = (part: string[]) => serializeSafetensors(new Map(part.map((n) => [n, tensors.get(n)!])));
+    const shard = (part: string[]) =>
+      serializeSafetensors(new Map(part.map((n) => [n, tensors.get(n)!])));
     const weightMap: Record<string, string> = {};
-    names.forEach((n, i) => weightMap[n] = i < half ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
+    names.forEach((n, i) =>
+      weightMap[n] = i < half
+        ? "model-00001-of-00002.safetensors"
+        : "model-00002-of-00002.safetensors"
+    );
     const sharded = await tempModelDir({
       "model-00001-of-00002.safetensors": shard(names.slice(0, half)),
       "model-00002-of-00002.safetensors": shard(names.slice(half)),
-      "model.safetensors.index.json": JSON.stringify({ metadata: {}, weight_map: weightMap }),
+      "model.safetensors.index.json": JSON.stringify({
+        metadata: {},
+        weight_map: weightMap,
+      }),
     });
-    const fromShards = await BertForPreTraining.fromPretrained(sharded, { verbose: false });
-    const reference = await BertForPreTraining.fromPretrained(FIXTURE_DIR, { verbose: false });
+    const fromShards = await BertForPreTraining.fromPretrained(sharded, {
+      verbose: false,
+    });
+    const reference = await BertForPreTraining.fromPretrained(FIXTURE_DIR, {
+      verbose: false,
+    });
     for (const [name, v] of reference.namedParameters()) {
-      assert.deepEqual(fromShards.namedParameters().get(name)!.dataSync(), v.dataSync(), name);
+      assert.deepEqual(
+        fromShards.namedParameters().get(name)!.dataSync(),
+        v.dataSync(),
+        name,
+      );
     }
 
     // F16 save and reload: values within half precision.
     const f16dir = await Deno.makeTempDir({ prefix: "models_f16_" });
     await reference.savePretrained(f16dir, { dtype: "F16" });
-    const f16 = parseSafetensors(await Deno.readFile(`${f16dir}/model.safetensors`));
+    const f16 = parseSafetensors(
+      await Deno.readFile(`${f16dir}/model.safetensors`),
+    );
     assert.equal(f16.tensors.get("bert.pooler.dense.weight")!.dtype, "F16");
-    const fromF16 = await BertForPreTraining.fromPretrained(f16dir, { verbose: false });
+    const fromF16 = await BertForPreTraining.fromPretrained(f16dir, {
+      verbose: false,
+    });
     for (const [name, v] of reference.namedParameters()) {
       const want = v.dataSync();
       const got = fromF16.namedParameters().get(name)!.dataSync();
-      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-3 * Math.abs(w) + 1e-7, `${name}[${i}]`));
+      want.forEach((w, i) =>
+        assert.ok(
+          Math.abs(got[i] - w) <= 1e-3 * Math.abs(w) + 1e-7,
+          `${name}[${i}]`,
+        )
+      );
     }
 
     // BF16 (top 16 bits of f32) + an old-style int64 position_ids buffer.
-    const file = parseSafetensors(await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`));
+    const file = parseSafetensors(
+      await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`),
+    );
     const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
     const chunks: Uint8Array[] = [];
     let offset = 0;
@@ -192,16 +319,26 @@ Deno.test({
         roundedBits[i] = top << 16;
       }
       bf16Values.set(name, rounded);
-      header[name] = { dtype: "BF16", shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+      header[name] = {
+        dtype: "BF16",
+        shape: t.shape,
+        data_offsets: [offset, offset + bytes.length],
+      };
       chunks.push(bytes);
       offset += bytes.length;
     }
     const positionIds = new Uint8Array(64 * 8);
     for (let i = 0; i < 64; i++) positionIds[8 * i] = i;
-    header["bert.embeddings.position_ids"] = { dtype: "I64", shape: [1, 64], data_offsets: [offset, offset + positionIds.length] };
+    header["bert.embeddings.position_ids"] = {
+      dtype: "I64",
+      shape: [1, 64],
+      data_offsets: [offset, offset + positionIds.length],
+    };
     chunks.push(positionIds);
     const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-    const body = new Uint8Array(8 + headerBytes.length + offset + positionIds.length);
+    const body = new Uint8Array(
+      8 + headerBytes.length + offset + positionIds.length,
+    );
     new DataView(body.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
     body.set(headerBytes, 8);
     let p = 8 + headerBytes.length;
@@ -210,9 +347,14 @@ Deno.test({
       p += c.length;
     }
     const bf16dir = await tempModelDir({ "model.safetensors": body });
-    const fromBf16 = await BertForPreTraining.fromPretrained(bf16dir, { verbose: false });
+    const fromBf16 = await BertForPreTraining.fromPretrained(bf16dir, {
+      verbose: false,
+    });
     assert.deepEqual(fromBf16.loadingInfo!.unexpected_keys, []);
-    const pooler = tf.tidy(() => tf.transpose(fromBf16.namedParameters().get("bert.pooler.dense.weight")!).dataSync());
+    const pooler = tf.tidy(() =>
+      tf.transpose(fromBf16.namedParameters().get("bert.pooler.dense.weight")!)
+        .dataSync()
+    );
     assert.deepEqual(pooler, bf16Values.get("bert.pooler.dense.weight"));
     for (const m of [fromShards, reference, fromF16, fromBf16]) m.dispose();
   },
@@ -223,42 +365,92 @@ Deno.test({
   ...opts,
   async fn() {
     const original = await Deno.readFile(`${FIXTURE_DIR}/model.safetensors`);
-    const truncated = await tempModelDir({ "model.safetensors": original.slice(0, original.length - 100) });
-    await assertCourseError(() => BertForPreTraining.fromPretrained(truncated, { verbose: false }), "safetensors_corrupt", "model.safetensors");
-    const garbage = await tempModelDir({ "model.safetensors": new TextEncoder().encode("not a checkpoint at all") });
-    await assertCourseError(() => BertForPreTraining.fromPretrained(garbage, { verbose: false }), "safetensors_corrupt");
+    const truncated = await tempModelDir({
+      "model.safetensors": original.slice(0, original.length - 100),
+    });
+    await assertCourseError(
+      () => BertForPreTraining.fromPretrained(truncated, { verbose: false }),
+      "safetensors_corrupt",
+      "model.safetensors",
+    );
+    const garbage = await tempModelDir({
+      "model.safetensors": new TextEncoder().encode("not a checkpoint at all"),
+    });
+    await assertCourseError(
+      () => BertForPreTraining.fromPretrained(garbage, { verbose: false }),
+      "safetensors_corrupt",
+    );
     const tiny = await tempModelDir({ "model.safetensors": new Uint8Array(3) });
-    await assertCourseError(() => BertForPreTraining.fromPretrained(tiny, { verbose: false }), "safetensors_corrupt");
+    await assertCourseError(
+      () => BertForPreTraining.fromPretrained(tiny, { verbose: false }),
+      "safetensors_corrupt",
+    );
 
     const noWeights = await tempModelDir();
-    await assertCourseError(() => BertModel.fromPretrained(noWeights, { verbose: false }), "checkpoint_missing", noWeights);
-    await assertCourseError(() => BertModel.fromPretrained("./no/such/folder", { verbose: false }), "model_dir_missing");
+    await assertCourseError(
+      () => BertModel.fromPretrained(noWeights, { verbose: false }),
+      "checkpoint_missing",
+      noWeights,
+    );
+    await assertCourseError(
+      () => BertModel.fromPretrained("./no/such/folder", { verbose: false }),
+      "model_dir_missing",
+    );
 
     // Wrong dtype: an int tensor where a weight belongs.
     const tensors = await fixtureTensors();
     const bytes = serializeSafetensors(tensors);
-    const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const headerLength = Number(
+      new DataView(bytes.buffer).getBigUint64(0, true),
+    );
     const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))
-      .replace('"bert.pooler.dense.bias":{"dtype":"F32"', '"bert.pooler.dense.bias":{"dtype":"I32"');
+      .replace(
+        '"bert.pooler.dense.bias":{"dtype":"F32"',
+        '"bert.pooler.dense.bias":{"dtype":"I32"',
+      );
     bytes.set(new TextEncoder().encode(header), 8); // same length: only the dtype changed
     const wrongDtype = await tempModelDir({ "model.safetensors": bytes });
-    await assertCourseError(() => BertForPreTraining.fromPretrained(wrongDtype, { verbose: false }), "safetensors_dtype", "bert.pooler.dense.bias");
+    await assertCourseError(
+      () => BertForPreTraining.fromPretrained(wrongDtype, { verbose: false }),
+      "safetensors_dtype",
+      "bert.pooler.dense.bias",
+    );
 
     // Shape mismatch: a 3-label classifier into a 5-label model.
-    const seqcls = await BertForSequenceClassification.fromPretrained(FIXTURE_DIR, { num_labels: 3, verbose: false });
+    const seqcls = await BertForSequenceClassification.fromPretrained(
+      FIXTURE_DIR,
+      { num_labels: 3, verbose: false },
+    );
     const saved = await Deno.makeTempDir({ prefix: "models_seqcls_" });
     await seqcls.savePretrained(saved);
     await assertCourseError(
-      () => BertForSequenceClassification.fromPretrained(saved, { num_labels: 5, verbose: false }),
+      () =>
+        BertForSequenceClassification.fromPretrained(saved, {
+          num_labels: 5,
+          verbose: false,
+        }),
       "checkpoint_shape_mismatch",
       "classifier.weight",
     );
-    const fixed = await BertForSequenceClassification.fromPretrained(saved, { num_labels: 5, ignore_mismatched_sizes: true, verbose: false });
-    assert.deepEqual(fixed.loadingInfo!.mismatched_keys.map((m) => m.key), ["classifier.weight", "classifier.bias"]);
+    const fixed = await BertForSequenceClassification.fromPretrained(saved, {
+      num_labels: 5,
+      ignore_mismatched_sizes: true,
+      verbose: false,
+    });
+    assert.deepEqual(fixed.loadingInfo!.mismatched_keys.map((m) => m.key), [
+      "classifier.weight",
+      "classifier.bias",
+    ]);
     assert.deepEqual(fixed.classifier.weight.shape, [32, 5]);
-    const sameLabels = await BertForSequenceClassification.fromPretrained(saved, { verbose: false });
+    const sameLabels = await BertForSequenceClassification.fromPretrained(
+      saved,
+      { verbose: false },
+    );
     assert.equal(sameLabels.config.num_labels, 3);
-    assert.deepEqual(sameLabels.classifier.weight.dataSync(), seqcls.classifier.weight.dataSync());
+    assert.deepEqual(
+      sameLabels.classifier.weight.dataSync(),
+      seqcls.classifier.weight.dataSync(),
+    );
     for (const m of [seqcls, fixed, sameLabels]) m.dispose();
   },
 });
