@@ -1,0 +1,461 @@
+/**
+ * `pipeline(task, model, options)`: Hugging Face's one-line inference API on
+ * our models. A pipeline tokenizes, batches with dynamic padding, runs an
+ * engine (our tfjs BERT, or onnxruntime on the exported ONNX graph) and turns
+ * logits into labels, tokens, entities or answers.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveModelDir } from "../hub/mod.ts";
+import {
+  BertForMaskedLM,
+  BertForNextSentencePrediction,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  type BertPreTrainedModel,
+  type FromPretrainedOptions,
+} from "../models/mod.ts";
+import {
+  exportOnnx,
+  type ExportTask,
+  type HfWeightsSource,
+  readStateDict,
+} from "../models/onnx/mod.ts";
+import { initBackend } from "../runtime/backend.ts";
+import { CourseError } from "../runtime/errors.ts";
+import { AutoTokenizer, type BertTokenizer } from "../text/mod.ts";
+import type { TaskContext, TaskModelConfig } from "./context.ts";
+import type { EngineName, InferenceEngine } from "./engine.ts";
+import { createOnnxEngine } from "./engine_onnx.ts";
+import { createTfjsEngine, type ForwardModel } from "./engine_tfjs.ts";
+import {
+  fillMask,
+  type FillMaskOptions,
+  type FillMaskResult,
+} from "./fill_mask.ts";
+import type { TextInput } from "./inputs.ts";
+import {
+  type Answer,
+  questionAnswering,
+  type QuestionAnsweringInput,
+  type QuestionAnsweringOptions,
+} from "./question_answering.ts";
+import {
+  nextSentence,
+  type NextSentenceResult,
+  sentenceSimilarity,
+  type SimilarityResult,
+} from "./sentence_pairs.ts";
+import {
+  type LabelScore,
+  textClassification,
+  type TextClassificationOptions,
+} from "./text_classification.ts";
+import {
+  type EntityGroup,
+  tokenClassification,
+  type TokenClassificationOptions,
+  type TokenPrediction,
+} from "./token_classification.ts";
+
+/**
+ * The engine used when a pipeline does not name one. onnxruntime is several
+ * times faster than tfjs-wasm for inference on CPU (tools/bench_inference.ts).
+ */
+export const DEFAULT_ENGINE: EngineName = "onnx";
+
+/** Inputs, options and results of each task, for typed pipelines. */
+export interface TaskSignatures {
+  "text-classification": [
+    TextInput | TextInput[],
+    TextClassificationOptions,
+    LabelScore[] | LabelScore[][],
+  ];
+  "sentiment-analysis": TaskSignatures["text-classification"];
+  "fill-mask": [
+    string | string[],
+    FillMaskOptions,
+    FillMaskResult | FillMaskResult[],
+  ];
+  "next-sentence": [
+    TextInput | TextInput[],
+    Record<never, never>,
+    NextSentenceResult | NextSentenceResult[],
+  ];
+  "token-classification": [
+    string | string[],
+    TokenClassificationOptions,
+    TokenPrediction[] | EntityGroup[] | TokenPrediction[][] | EntityGroup[][],
+  ];
+  "ner": TaskSignatures["token-classification"];
+  "question-answering": [
+    QuestionAnsweringInput | QuestionAnsweringInput[],
+    QuestionAnsweringOptions,
+    Answer | Answer[] | Answer[][],
+  ];
+  "sentence-similarity": [
+    TextInput | TextInput[],
+    Record<never, never>,
+    SimilarityResult | SimilarityResult[],
+  ];
+}
+
+export type TaskName = keyof TaskSignatures;
+
+export interface PipelineOptions {
+  /** "onnx" (onnxruntime, default) or "tfjs" (our BERT on the tfjs backend). */
+  engine?: EngineName;
+  /** Tokenizer folder / Hub id, or a loaded tokenizer. Default: the model's. */
+  tokenizer?: string | BertTokenizer;
+  /** Inputs per forward pass (default 32). */
+  batchSize?: number;
+  /** Cap on tokens per input (default: the model's limit). */
+  maxLength?: number;
+}
+
+export type Pipeline<T extends TaskName> =
+  & ((
+    inputs: TaskSignatures[T][0],
+    options?: TaskSignatures[T][1],
+  ) => Promise<TaskSignatures[T][2]>)
+  & {
+    readonly task: T;
+    readonly engine: EngineName;
+    readonly tokenizer: BertTokenizer;
+    readonly config: TaskModelConfig;
+    dispose(): Promise<void>;
+  };
+
+interface TaskSpec {
+  canonical: Exclude<TaskName, "sentiment-analysis" | "ner">;
+  exportTask: ExportTask;
+  architecture: string;
+  modelClass: {
+    fromPretrained(
+      dir: string,
+      options: FromPretrainedOptions,
+    ): Promise<BertPreTrainedModel>;
+  };
+  /** A weight only the right head has; its absence means "no head". */
+  headWeight: string;
+  outputs: readonly string[];
+  // deno-lint-ignore no-explicit-any
+  run: (ctx: TaskContext, inputs: any, options: any) => Promise<unknown>;
+}
+
+const SEQUENCE_CLASSIFICATION = {
+  exportTask: "text-classification",
+  architecture: "BertForSequenceClassification",
+  modelClass: BertForSequenceClassification,
+  headWeight: "classifier.weight",
+  outputs: ["logits"],
+} as const;
+
+const TASKS: Record<TaskName, TaskSpec> = {
+  "text-classification": {
+    canonical: "text-classification",
+    ...SEQUENCE_CLASSIFICATION,
+    run: textClassification,
+  },
+  "sentiment-analysis": {
+    canonical: "text-classification",
+    ...SEQUENCE_CLASSIFICATION,
+    run: textClassification,
+  },
+  "sentence-similarity": {
+    canonical: "sentence-similarity",
+    ...SEQUENCE_CLASSIFICATION,
+    run: sentenceSimilarity,
+  },
+  "fill-mask": {
+    canonical: "fill-mask",
+    exportTask: "fill-mask",
+    architecture: "BertForMaskedLM",
+    modelClass: BertForMaskedLM,
+    headWeight: "cls.predictions.transform.dense.weight",
+    outputs: ["logits"],
+    run: fillMask,
+  },
+  "next-sentence": {
+    canonical: "next-sentence",
+    exportTask: "next-sentence-prediction",
+    architecture: "BertForNextSentencePrediction",
+    modelClass: BertForNextSentencePrediction,
+    headWeight: "cls.seq_relationship.weight",
+    outputs: ["logits"],
+    run: nextSentence,
+  },
+  "token-classification": {
+    canonical: "token-classification",
+    exportTask: "token-classification",
+    architecture: "BertForTokenClassification",
+    modelClass: BertForTokenClassification,
+    headWeight: "classifier.weight",
+    outputs: ["logits"],
+    run: tokenClassification,
+  },
+  "ner": {
+    canonical: "token-classification",
+    exportTask: "token-classification",
+    architecture: "BertForTokenClassification",
+    modelClass: BertForTokenClassification,
+    headWeight: "classifier.weight",
+    outputs: ["logits"],
+    run: tokenClassification,
+  },
+  "question-answering": {
+    canonical: "question-answering",
+    exportTask: "question-answering",
+    architecture: "BertForQuestionAnswering",
+    modelClass: BertForQuestionAnswering,
+    headWeight: "qa_outputs.weight",
+    outputs: ["start_logits", "end_logits"],
+    run: questionAnswering,
+  },
+};
+
+// Checkpoints whose head fits the task even though the class name differs
+// (a pretraining checkpoint has both the MLM and the NSP head).
+const COMPATIBLE_ARCHITECTURES: Record<string, string[]> = {
+  BertForMaskedLM: ["BertForPreTraining"],
+  BertForNextSentencePrediction: ["BertForPreTraining"],
+};
+
+/** A loaded model with its tokenizer (e.g. right after training). */
+export interface LoadedModel {
+  model: BertPreTrainedModel;
+  tokenizer: BertTokenizer;
+}
+
+export async function pipeline<T extends TaskName>(
+  task: T,
+  model: string | LoadedModel,
+  options: PipelineOptions = {},
+): Promise<Pipeline<T>> {
+  const spec = TASKS[task];
+  if (!spec) {
+    throw new CourseError(
+      "TASK_UNKNOWN",
+      `unknown task "${task}"`,
+      `task는 ${Object.keys(TASKS).join(", ")} 중 하나입니다.`,
+    );
+  }
+  const engineName = options.engine ?? DEFAULT_ENGINE;
+  if (engineName !== "onnx" && engineName !== "tfjs") {
+    throw new CourseError(
+      "TASK_UNKNOWN_ENGINE",
+      `unknown engine "${engineName}"`,
+      'engine은 "onnx"(onnxruntime) 또는 "tfjs" 중 하나입니다.',
+    );
+  }
+  const batchSize = options.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new CourseError(
+      "TASK_BAD_OPTION",
+      `batchSize must be a positive integer, got ${batchSize}`,
+      "batchSize에는 1 이상의 정수를 넣으세요.",
+    );
+  }
+
+  const source = typeof model === "string"
+    ? await loadFolderSource(model)
+    : loadedModelSource(model);
+  checkArchitecture(task, spec, source.config);
+  const tokenizer = await resolveTokenizer(options.tokenizer, source);
+  const loaded = engineName === "onnx"
+    ? await onnxEngine(spec, source)
+    : await tfjsEngine(spec, source);
+
+  const ctx: TaskContext = {
+    tokenizer,
+    config: source.config,
+    engine: loaded.engine,
+    maxLength: Math.min(
+      options.maxLength ?? Infinity,
+      tokenizer.modelMaxLength,
+      source.config.max_position_embeddings ?? 512,
+    ),
+    batchSize,
+  };
+  const run = (inputs: unknown, callOptions?: unknown) =>
+    spec.run(ctx, inputs, callOptions ?? {});
+  return Object.assign(run, {
+    task,
+    engine: engineName,
+    tokenizer,
+    config: source.config,
+    async dispose() {
+      await loaded.engine.dispose();
+      await loaded.cleanup();
+    },
+  }) as unknown as Pipeline<T>;
+}
+
+interface ModelSource {
+  /** Local folder (absent for an in-memory model). */
+  dir?: string;
+  model?: BertPreTrainedModel;
+  tokenizer?: BertTokenizer;
+  config: TaskModelConfig & Record<string, unknown>;
+}
+
+async function loadFolderSource(dirOrHubId: string): Promise<ModelSource> {
+  const dir = isDirectory(dirOrHubId)
+    ? dirOrHubId
+    : await resolveModelDir(dirOrHubId, ["config.json", "model.safetensors"]);
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath)) {
+    throw new CourseError(
+      "TASK_CONFIG_MISSING",
+      `no config.json in ${dir}`,
+      "savePretrained로 저장한 모델 폴더(config.json, model.safetensors, 토크나이저 파일)를 넘기세요.",
+    );
+  }
+  return { dir, config: JSON.parse(readFileSync(configPath, "utf8")) };
+}
+
+function loadedModelSource(loaded: LoadedModel): ModelSource {
+  if (!loaded?.model || !loaded?.tokenizer) {
+    throw new CourseError(
+      "TASK_BAD_MODEL",
+      "pipeline needs a model folder or {model, tokenizer}",
+      "모델 폴더 경로를 넘기거나, 메모리의 모델이라면 { model, tokenizer }로 토크나이저도 함께 넘기세요.",
+    );
+  }
+  const config = loaded.model.config as unknown as { toJSON(): object };
+  return {
+    model: loaded.model,
+    tokenizer: loaded.tokenizer,
+    config: {
+      ...config.toJSON(),
+      architectures: [loaded.model.constructor.name],
+    } as ModelSource["config"],
+  };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function checkArchitecture(
+  task: TaskName,
+  spec: TaskSpec,
+  config: TaskModelConfig,
+): void {
+  const architecture = config.architectures?.[0];
+  if (!architecture || architecture === spec.architecture) return;
+  if (COMPATIBLE_ARCHITECTURES[spec.architecture]?.includes(architecture)) {
+    return;
+  }
+  throw new CourseError(
+    "TASK_HEAD_MISMATCH",
+    `a ${architecture} checkpoint cannot run "${task}" (it needs ${spec.architecture})`,
+    `이 모델은 ${architecture}로 저장되었습니다. "${task}"에는 ${spec.architecture}로 파인튜닝한 모델 폴더를 넘기세요.`,
+  );
+}
+
+function missingHead(task: string, spec: TaskSpec, where: string): CourseError {
+  return new CourseError(
+    "TASK_HEAD_MISSING",
+    `${where} has no "${spec.headWeight}": the ${spec.architecture} head that "${task}" needs is missing`,
+    `"${task}"에는 학습된 헤드가 필요합니다. 사전학습만 된 모델이라면 먼저 ${spec.architecture}로 파인튜닝하고 savePretrained로 저장한 폴더를 넘기세요.`,
+  );
+}
+
+async function resolveTokenizer(
+  requested: PipelineOptions["tokenizer"],
+  source: ModelSource,
+): Promise<BertTokenizer> {
+  if (requested && typeof requested !== "string") return requested;
+  if (typeof requested === "string") {
+    return await AutoTokenizer.fromPretrained(requested);
+  }
+  if (source.tokenizer) return source.tokenizer;
+  return await AutoTokenizer.fromPretrained(source.dir!);
+}
+
+interface LoadedEngine {
+  engine: InferenceEngine;
+  cleanup(): Promise<void>;
+}
+
+async function tfjsEngine(
+  spec: TaskSpec,
+  source: ModelSource,
+): Promise<LoadedEngine> {
+  await initBackend();
+  if (source.model) {
+    if (!source.model.namedParameters().has(spec.headWeight)) {
+      throw missingHead(spec.canonical, spec, "the model");
+    }
+    return {
+      engine: createTfjsEngine(
+        source.model as unknown as ForwardModel,
+        spec.outputs,
+        { ownsModel: false },
+      ),
+      cleanup: () => Promise.resolve(),
+    };
+  }
+  const model = await spec.modelClass.fromPretrained(source.dir!, {
+    verbose: false,
+  });
+  if (model.loadingInfo?.missing_keys.includes(spec.headWeight)) {
+    model.dispose();
+    throw missingHead(spec.canonical, spec, source.dir!);
+  }
+  return {
+    engine: createTfjsEngine(model as unknown as ForwardModel, spec.outputs, {
+      ownsModel: true,
+    }),
+    cleanup: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Uses `<dir>/onnx/model.onnx` when the folder is an export for this task;
+ * otherwise exports the weights to a temporary folder first.
+ */
+async function onnxEngine(
+  spec: TaskSpec,
+  source: ModelSource,
+): Promise<LoadedEngine> {
+  const exported = source.dir && join(source.dir, "onnx", "model.onnx");
+  if (
+    exported && existsSync(exported) &&
+    !existsSync(join(source.dir!, "model.safetensors"))
+  ) {
+    return {
+      engine: await createOnnxEngine(exported),
+      cleanup: () => Promise.resolve(),
+    };
+  }
+  const tempDir = await mkdtemp(join(tmpdir(), "course-onnx-"));
+  const cleanup = () => rm(tempDir, { recursive: true, force: true });
+  try {
+    const exportSource = source.model ?? {
+      config: source.config as HfWeightsSource["config"],
+      stateDict: await readStateDict(join(source.dir!, "model.safetensors")),
+    };
+    const names = source.model
+      ? source.model.namedParameters()
+      : (exportSource as { stateDict: Map<string, unknown> }).stateDict;
+    if (!names.has(spec.headWeight)) {
+      throw missingHead(spec.canonical, spec, source.dir ?? "the model");
+    }
+    const { modelPath } = await exportOnnx(exportSource, tempDir, {
+      task: spec.exportTask,
+    });
+    return { engine: await createOnnxEngine(modelPath), cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
