@@ -1,5 +1,6 @@
 export * from "./runtime/mod.ts";
 export * from "./hub/mod.ts";
+export * from "./text/mod.ts";
 export * from "./data/mod.ts";
 export * from "./viz/mod.ts";
 export * from "./models/mod.ts";
