@@ -113,7 +113,10 @@ async function main(check: boolean): Promise<number> {
     } catch {
       continue;
     }
-    for (const entry of entries.filter((e) => e.name.endsWith(".md")).sort()) {
+    for (
+      const entry of entries.filter((e) => e.name.endsWith(".md"))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    ) {
       const source = await Deno.readTextFile(join(ROOT, sourceDir, entry.name));
       const target = join(
         ROOT,

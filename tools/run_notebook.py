@@ -25,6 +25,8 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
+import warnings
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -143,7 +145,13 @@ def describe_failure(nb: Any, error: BaseException) -> str:
 
 
 def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) -> bool:
-    nb = nbformat.read(path, as_version=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing cell ids are added just below
+        nb = nbformat.read(path, as_version=4)
+    # nbformat 4.5 wants cell ids; notebooks built by tools/build_notebooks.ts have none.
+    if nb.nbformat_minor >= 5:
+        for cell in nb.cells:
+            cell.setdefault("id", uuid.uuid4().hex[:8])
     client = LateOutputClient(
         nb,
         grace_seconds=grace,
