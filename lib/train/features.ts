@@ -10,6 +10,7 @@ import {
   batchOrder,
   collateExamples,
   disposeInputs,
+  labelOf,
   labelsTensor,
 } from "./batching.ts";
 import type { Example, TrainableModel } from "./types.ts";
@@ -56,7 +57,11 @@ export async function computeFeatures(
   let kind: FeatureCache["kind"] = preferred;
   for (const group of groups) {
     const inputs = collateExamples(
-      group.map((i) => ({ ...examples[i], label: undefined })),
+      group.map((i) => ({
+        ...examples[i],
+        label: undefined,
+        labels: undefined,
+      })),
       { padTokenId },
     );
     const features = tf.tidy(() => {
@@ -123,13 +128,13 @@ export function featureBatch(
   floatLabels = false,
 ): { features: tf.Tensor; labels?: tf.Tensor | Record<string, tf.Tensor> } {
   const length = Math.max(...indices.map((i) => cache.lengths[i]));
-  const withLabels = indices.every((i) => examples[i].label !== undefined);
+  const withLabels = indices.every((i) => labelOf(examples[i]) !== undefined);
   const withSpans = indices.every((i) =>
     typeof examples[i].start_positions === "number"
   );
   const labels = withLabels
     ? labelsTensor(
-      indices.map((i) => examples[i].label!),
+      indices.map((i) => labelOf(examples[i])!),
       length,
       -100,
       floatLabels,
@@ -158,7 +163,7 @@ function spanLabels(
   examples: Example[],
   indices: number[],
 ): Record<string, tf.Tensor> {
-  const column = (key: string) =>
+  const column = (key: "start_positions" | "end_positions") =>
     tf.tensor1d(indices.map((i) => examples[i][key] as number), "int32");
   return {
     start_positions: column("start_positions"),

@@ -21,7 +21,12 @@ import {
   type ResolvedArguments,
   type TrainingArguments,
 } from "./arguments.ts";
-import { batchOrder, collateExamples, disposeInputs } from "./batching.ts";
+import {
+  batchOrder,
+  collateExamples,
+  disposeInputs,
+  labelOf,
+} from "./batching.ts";
 import {
   latestCheckpoint,
   readCheckpoint,
@@ -577,7 +582,7 @@ export class Trainer {
       unbatchLogits(values, shape, indices, dataset, logits);
     }
     const labels = dataset.map((e) =>
-      e.label ?? [e.start_positions as number, e.end_positions as number]
+      labelOf(e) ?? [e.start_positions as number, e.end_positions as number]
     );
     const predictions = logits.map((l) =>
       Array.isArray(l[0])
@@ -831,7 +836,7 @@ export function checkLabels(
 ): void {
   if (!numLabels || numLabels === 1) return;
   for (let i = 0; i < dataset.length; i++) {
-    const label = dataset[i].label;
+    const label = labelOf(dataset[i]);
     if (label === undefined) continue;
     const values = typeof label === "number" ? [label] : label;
     for (const v of values) {

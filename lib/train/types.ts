@@ -67,11 +67,5 @@ export interface TrainableModel {
   headInput?: "pooler_output" | "last_hidden_state";
 }
 
-/** One unpadded example (see docs/ARCHITECTURE.md, lib/data). */
-export interface Example {
-  input_ids: number[];
-  token_type_ids?: number[];
-  attention_mask?: number[];
-  label?: number | number[];
-  [key: string]: unknown;
-}
+/** One unpadded example: lib/data's type, so tokenized datasets go straight in. */
+export type { Example } from "../data/collate.ts";
