@@ -1,0 +1,197 @@
+/**
+ * Training / inference speed of our BERT vs the PyTorch CPU baseline in
+ * ../shared/fixtures/torch-cpu-baseline.json (same shapes, batch, seq, vocab 32000).
+ *
+ *   deno run -A tools/bench_train.ts [--backend wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
+ *                                    [--warmup 2] [--profile]
+ *
+ * The optimizer here is a minimal AdamW (decoupled weight decay 0.01, torch's default; lr 2e-5)
+ * written inline for the benchmark; the course's real AdamW lives in lib/train.
+ * Figures: median step time, samples/s, ratio to PyTorch (samples/s ours / theirs), peak RSS,
+ * tfjs bytes, and wasm heap size (the heap only grows, so it is the peak).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-cpu";
+import { BertConfig, BertForSequenceClassification } from "../lib/models/mod.ts";
+import { parseArgs } from "node:util";
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: "string", default: Deno.env.get("COURSE_BACKEND") ?? "wasm" },
+    only: { type: "string" },
+    steps: { type: "string" },
+    warmup: { type: "string" },
+    profile: { type: "boolean", default: false },
+    baseline: { type: "string", default: new URL("../../shared/fixtures/torch-cpu-baseline.json", import.meta.url).pathname },
+  },
+});
+
+interface BaselineResult {
+  task: "train" | "inference";
+  L: number;
+  H: number;
+  heads: number;
+  intermediate: number;
+  vocab: number;
+  num_labels: number;
+  batch: number;
+  seq: number;
+  warmup_steps: number;
+  timed_steps: number;
+  name: string;
+  median_step_s: number;
+  samples_per_s: number;
+}
+
+/** Minimal AdamW: Adam moments + decoupled weight decay (Loshchilov & Hutter), as torch.optim.AdamW. */
+class BenchAdamW {
+  private m = new Map<tf.Variable, tf.Variable>();
+  private v = new Map<tf.Variable, tf.Variable>();
+  private t = 0;
+  constructor(private lr = 2e-5, private b1 = 0.9, private b2 = 0.999, private eps = 1e-8, private wd = 0.01) {}
+
+  apply(grads: Map<tf.Variable, tf.Tensor>): void {
+    this.t++;
+    const c1 = 1 - this.b1 ** this.t;
+    const c2 = 1 - this.b2 ** this.t;
+    for (const [p, g] of grads) {
+      if (!this.m.has(p)) {
+        this.m.set(p, tf.variable(tf.zerosLike(p), false));
+        this.v.set(p, tf.variable(tf.zerosLike(p), false));
+      }
+      const m = this.m.get(p)!;
+      const v = this.v.get(p)!;
+      tf.tidy(() => {
+        m.assign(tf.add(tf.mul(m, this.b1), tf.mul(g, 1 - this.b1)));
+        v.assign(tf.add(tf.mul(v, this.b2), tf.mul(tf.square(g), 1 - this.b2)));
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
+        p.assign(tf.sub(tf.mul(p, 1 - this.lr * this.wd), tf.mul(update, this.lr)));
+      });
+    }
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function wasmHeapBytes(): number | null {
+  // deno-lint-ignore no-explicit-any
+  const backend = tf.backend() as any;
+  return backend?.wasm?.HEAPU8?.length ?? null;
+}
+
+async function setBackend(name: string): Promise<void> {
+  if (name === "wasm") {
+    await import("@tensorflow/tfjs-backend-wasm");
+    setWasmPaths(new URL("../node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
+  }
+  if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} unavailable`);
+  await tf.ready();
+}
+
+function seededInts(seed: number, count: number, low: number, high: number): Int32Array {
+  let s = seed >>> 0;
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = low + (s % (high - low));
+  }
+  return out;
+}
+
+function profileTable(kernels: { name: string; kernelTimeMs: number | { error: string } }[]): string {
+  const byName = new Map<string, { ms: number; calls: number }>();
+  let total = 0;
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += ms;
+    entry.calls++;
+    byName.set(k.name, entry);
+    total += ms;
+  }
+  return [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)
+    .map(([name, { ms, calls }]) => `    ${name.padEnd(22)} ${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  (${calls} calls)`)
+    .join("\n");
+}
+
+async function benchOne(r: BaselineResult): Promise<void> {
+  const config = new BertConfig({
+    vocab_size: r.vocab,
+    hidden_size: r.H,
+    num_hidden_layers: r.L,
+    num_attention_heads: r.heads,
+    intermediate_size: r.intermediate,
+    num_labels: r.num_labels,
+  });
+  const model = new BertForSequenceClassification(config, { seed: 0 });
+  const n = r.batch * r.seq;
+  const input_ids = tf.tensor2d(seededInts(1, n, 5, r.vocab), [r.batch, r.seq], "int32");
+  const attention_mask = tf.ones([r.batch, r.seq], "int32");
+  const token_type_ids = tf.zeros([r.batch, r.seq], "int32");
+  const labels = tf.tensor1d(seededInts(2, r.batch, 0, 2), "int32");
+  const optimizer = new BenchAdamW();
+  const variables = model.trainableVariables();
+
+  const trainStep = () => {
+    const { value, grads } = tf.variableGrads(
+      () => model.forward({ input_ids, attention_mask, token_type_ids, labels }, { training: true }).loss!,
+      variables,
+    );
+    optimizer.apply(new Map(variables.map((v) => [v, grads[v.name]])));
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  const inferStep = () => {
+    tf.tidy(() => model.forward({ input_ids, attention_mask, token_type_ids }).logits!.dataSync());
+  };
+  const step = r.task === "train" ? trainStep : inferStep;
+  const warmup = Number(args.warmup ?? r.warmup_steps);
+  const timed = Number(args.steps ?? r.timed_steps);
+  let peakRss = 0;
+  let peakTfBytes = 0;
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < timed; i++) {
+    const t0 = performance.now();
+    step();
+    times.push((performance.now() - t0) / 1000);
+    peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+    peakTfBytes = Math.max(peakTfBytes, tf.memory().numBytes);
+  }
+  const stepS = median(times);
+  const samplesPerS = r.batch / stepS;
+  const heap = wasmHeapBytes();
+  console.log(
+    `${r.name.padEnd(42)} ${stepS.toFixed(3).padStart(8)} s/step ${samplesPerS.toFixed(1).padStart(8)} samples/s | ` +
+      `torch ${r.median_step_s.toFixed(3)} s/step ${r.samples_per_s.toFixed(1)} samples/s | ` +
+      `ratio ${(samplesPerS / r.samples_per_s).toFixed(3)} (${(stepS / r.median_step_s).toFixed(1)}x slower) | ` +
+      `RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tf ${(peakTfBytes / 2 ** 20).toFixed(0)} MiB` +
+      (heap ? `, wasm heap ${(heap / 2 ** 20).toFixed(0)} MiB` : ""),
+  );
+  if (args.profile) {
+    const info = await tf.profile(() => step());
+    console.log(profileTable(info.kernels as never));
+    if (Deno.env.get("BENCH_SHAPES")) {
+      for (const k of info.kernels.filter((k) => k.name === Deno.env.get("BENCH_SHAPES"))) {
+        console.log(`      ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)} ${Number(k.kernelTimeMs).toFixed(1)} ms`);
+      }
+    }
+  }
+  model.dispose();
+  tf.dispose([input_ids, attention_mask, token_type_ids, labels]);
+}
+
+const baseline = JSON.parse(await Deno.readTextFile(args.baseline!));
+const stack = baseline.stacks?.[0] ?? baseline.results?.[0];
+const results: BaselineResult[] = stack.results;
+await setBackend(args.backend!);
+console.log(`backend ${tf.getBackend()} vs PyTorch "${stack.label}" (${stack.torch}), 2 threads`);
+for (const r of results) {
+  if (args.only && !r.name.includes(args.only)) continue;
+  await benchOne(r);
+}
