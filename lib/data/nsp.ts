@@ -66,16 +66,26 @@ export function makeNspExamples(
       chunkLength += doc[i].length;
       if (i !== doc.length - 1 && chunkLength < target) continue;
       const aEnd = chunk.length >= 2 ? 1 + rng.int(chunk.length - 1) : 1;
-      const a = chunk.slice(0, aEnd).flat();
+      let a = chunk.slice(0, aEnd).flat();
       let b: number[];
       let label: 0 | 1;
-      if (chunk.length === 1 || rng.next() < 0.5) {
-        label = 1;
+      const single = chunk[0];
+      if (chunk.length === 1 && single.length < 2) {
+        label = 1; // nothing to split: only a random B is possible
+      } else {
+        label = rng.next() < 0.5 ? 1 : 0;
+      }
+      if (label === 1) {
         b = randomSegment(docs, docIndex, target - a.length, rng);
         // The sentences not used as B go back to be used later, as in the original.
         i -= chunk.length - aEnd;
+      } else if (chunk.length === 1) {
+        // One long sentence: its own second half is a true continuation (keeps NSP at 50/50;
+        // the original script would always make this a NotNext pair).
+        const cut = 1 + rng.int(single.length - 1);
+        a = single.slice(0, cut);
+        b = single.slice(cut);
       } else {
-        label = 0;
         b = chunk.slice(aEnd).flat();
       }
       truncatePair(a, b, budget, rng);
