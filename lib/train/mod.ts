@@ -46,7 +46,6 @@ export type {
   Example,
   ModelInputs,
   ModelOutputs,
-  ParameterGroup,
   TrainableModel,
 } from "./types.ts";
 export {
