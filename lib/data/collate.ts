@@ -193,6 +193,12 @@ export function collate(examples: Example[], options: CollateOptions): Batch {
     );
   }
   const length = targetLength(examples, options);
+  // Validate everything before the first tensor exists, so an error leaks no memory.
+  const scalars = SCALAR_FIELDS.filter((field) =>
+    examples[0][field] !== undefined
+  )
+    .map((field) => [field, scalarValues(examples, field)] as const);
+  const labels = collateLabels(examples, length, options);
   const shape: [number, number] = [examples.length, length];
   const ids = examples.map((e) => e.input_ids);
   const types = examples.map((e) => e.token_type_ids ?? []);
@@ -208,24 +214,28 @@ export function collate(examples: Example[], options: CollateOptions): Batch {
     attention_mask: tf.tensor2d(padRows(masks, length, 0), shape, "int32"),
     token_type_ids: tf.tensor2d(padRows(types, length, 0), shape, "int32"),
   };
-  const labels = collateLabels(examples, length, options);
   if (labels) batch.labels = labels;
-  for (const field of SCALAR_FIELDS) {
-    if (examples[0][field] === undefined) continue;
-    const values = examples.map((e, i) => {
-      const value = e[field];
-      if (!Number.isInteger(value)) {
-        fail(
-          "COLLATE_BAD_LABEL",
-          `examples[${i}].${field} is ${value}`,
-          `모든 예제에 정수 ${field}가 있어야 합니다.`,
-        );
-      }
-      return value as number;
-    });
+  for (const [field, values] of scalars) {
     batch[field] = tf.tensor1d(values, "int32");
   }
   return batch;
+}
+
+function scalarValues(
+  examples: Example[],
+  field: typeof SCALAR_FIELDS[number],
+): number[] {
+  return examples.map((e, i) => {
+    const value = e[field];
+    if (!Number.isInteger(value)) {
+      fail(
+        "COLLATE_BAD_LABEL",
+        `examples[${i}].${field} is ${value}`,
+        `모든 예제에 정수 ${field}가 있어야 합니다.`,
+      );
+    }
+    return value as number;
+  });
 }
 
 /** Disposes every tensor of a batch. */
