@@ -114,6 +114,8 @@ export interface PipelineOptions {
   batchSize?: number;
   /** Cap on tokens per input (default: the model's limit). */
   maxLength?: number;
+  /** onnxruntime threads (onnx engine only; default: one per core). */
+  threads?: number;
 }
 
 export type Pipeline<T extends TaskName> =
@@ -266,7 +268,7 @@ export async function pipeline<T extends TaskName>(
   checkArchitecture(task, spec, source.config);
   const tokenizer = await resolveTokenizer(options.tokenizer, source);
   const loaded = engineName === "onnx"
-    ? await onnxEngine(spec, source)
+    ? await onnxEngine(spec, source, options.threads)
     : await tfjsEngine(spec, source);
 
   const ctx: TaskContext = {
@@ -426,6 +428,7 @@ async function tfjsEngine(
 async function onnxEngine(
   spec: TaskSpec,
   source: ModelSource,
+  threads?: number,
 ): Promise<LoadedEngine> {
   const exported = source.dir && join(source.dir, "onnx", "model.onnx");
   if (
@@ -433,7 +436,7 @@ async function onnxEngine(
     !existsSync(join(source.dir!, "model.safetensors"))
   ) {
     return {
-      engine: await createOnnxEngine(exported),
+      engine: await createOnnxEngine(exported, { threads }),
       cleanup: () => Promise.resolve(),
     };
   }
@@ -453,7 +456,10 @@ async function onnxEngine(
     const { modelPath } = await exportOnnx(exportSource, tempDir, {
       task: spec.exportTask,
     });
-    return { engine: await createOnnxEngine(modelPath), cleanup };
+    return {
+      engine: await createOnnxEngine(modelPath, { threads }),
+      cleanup,
+    };
   } catch (error) {
     await cleanup();
     throw error;
