@@ -189,3 +189,19 @@ Deno.test("trainWordPiece explains bad options with a CourseError", async () => 
     await Deno.remove(outputDir, { recursive: true });
   }
 });
+
+Deno.test("training twice gives the same vocab.txt (ids are reproducible)", async () => {
+  const first = await Deno.makeTempDir();
+  const second = await Deno.makeTempDir();
+  try {
+    await trainWordPiece(CORPUS, { outputDir: first, vocabSize: 170 });
+    await trainWordPiece(CORPUS, { outputDir: second, vocabSize: 170 });
+    assert.equal(
+      await Deno.readTextFile(join(first, "vocab.txt")),
+      await Deno.readTextFile(join(second, "vocab.txt")),
+    );
+  } finally {
+    await Deno.remove(first, { recursive: true });
+    await Deno.remove(second, { recursive: true });
+  }
+});

@@ -186,6 +186,37 @@ async function tokenUsage(
   return usage;
 }
 
+/**
+ * The trainer merges in parallel, so tokens learned with equal counts come out in a different order
+ * from run to run. Ordering learned tokens by how often the final tokenizer uses them (ties by code
+ * point) makes ids reproducible, and vocab.txt reads most-used first.
+ */
+async function orderByUsage(
+  vocab: string[],
+  lines: string[],
+  options: {
+    lowercase: boolean;
+    stripAccents: boolean;
+    specialTokens: string[];
+  },
+): Promise<string[]> {
+  const usage = await tokenUsage(
+    buildBertWordPieceTokenizer(vocab, options),
+    lines,
+  );
+  const isFixed = (token: string) =>
+    options.specialTokens.includes(token) || isSingleCharacter(token);
+  const learned = vocab.map((token, id) => ({
+    token,
+    uses: usage.get(id) ?? 0,
+  }))
+    .filter(({ token }) => !isFixed(token))
+    .sort((a, b) =>
+      b.uses - a.uses || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0)
+    );
+  return [...vocab.filter(isFixed), ...learned.map(({ token }) => token)];
+}
+
 function writeTokenizerFolder(
   tokenizer: tokenizers.Tokenizer,
   vocab: string[],
@@ -344,6 +375,11 @@ export async function trainWordPiece(
         dropToken: (t) => rare.has(t),
       });
     }
+    vocab = await orderByUsage(vocab, lines, {
+      lowercase,
+      stripAccents,
+      specialTokens,
+    });
     const alphabetSize = new Set(
       vocab.filter(isSingleCharacter).map((t) => t.replace(/^##/, "")),
     ).size;
