@@ -20,7 +20,6 @@ export interface ModelOutputs {
   pooler_output?: tf.Tensor;
   start_logits?: tf.Tensor;
   end_logits?: tf.Tensor;
-  [name: string]: unknown;
 }
 
 export interface ParameterGroup {
@@ -36,7 +35,7 @@ export interface FeatureEncoder {
 }
 
 export interface TrainableModel {
-  config?: { num_labels?: number; [key: string]: unknown };
+  config?: { num_labels?: number };
   forward(inputs: ModelInputs, options?: { training?: boolean }): ModelOutputs;
   namedParameters(): Map<string, tf.Variable>;
   parameterGroups(): ParameterGroup[];
