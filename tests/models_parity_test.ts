@@ -51,6 +51,13 @@ async function loadSeqCls(): Promise<BertForSequenceClassification> {
   return model;
 }
 
+/** Async reads: the webgpu backend cannot read synchronously under Deno. */
+async function read(
+  t: tf.Tensor | tf.Tensor[] | undefined,
+): Promise<Float32Array> {
+  return (await (t as tf.Tensor).data()) as Float32Array;
+}
+
 async function checkBackend(name: string): Promise<void> {
   const pre = await BertForPreTraining.fromPretrained(FIXTURE_DIR, {
     verbose: false,
@@ -60,82 +67,92 @@ async function checkBackend(name: string): Promise<void> {
   const seqcls = await loadSeqCls();
   // deno-lint-ignore no-explicit-any
   for (const b of reference.batches as any[]) {
-    const batchName = b.name;
     const want = b.pretraining;
-    const tag = `${name}/${batchName}`;
-    tf.tidy(() => {
-      const inputs = inputsOf(b);
-      const out = pre.forward({
-        ...inputs,
-        labels: tf.tensor2d(b.mlm_labels, undefined, "int32"),
-        next_sentence_label: tf.tensor1d(b.next_sentence_label, "int32"),
-      }, { output_hidden_states: true, output_attentions: true });
+    const tag = `${name}/${b.name}`;
+    const inputs = inputsOf(b);
+    const mlmLabels = tf.tensor2d(b.mlm_labels, undefined, "int32");
+    const nspLabels = tf.tensor1d(b.next_sentence_label, "int32");
+    const out = pre.forward(
+      { ...inputs, labels: mlmLabels, next_sentence_label: nspLabels },
+      { output_hidden_states: true, output_attentions: true },
+    );
+    assertClose(
+      await read(out.last_hidden_state),
+      want.last_hidden_state,
+      `${tag} last_hidden_state`,
+    );
+    assertClose(
+      await read(out.pooler_output),
+      want.pooler_output,
+      `${tag} pooler_output`,
+    );
+    assertClose(
+      await read(out.prediction_logits),
+      want.prediction_logits,
+      `${tag} prediction_logits`,
+    );
+    assertClose(
+      await read(out.seq_relationship_logits),
+      want.seq_relationship_logits,
+      `${tag} seq_relationship_logits`,
+    );
+    assert.equal(out.hidden_states!.length, want.hidden_states.length);
+    for (const [i, h] of out.hidden_states!.entries()) {
       assertClose(
-        out.last_hidden_state!.dataSync(),
-        want.last_hidden_state,
-        `${tag} last_hidden_state`,
+        await read(h),
+        want.hidden_states[i],
+        `${tag} hidden_states[${i}]`,
       );
-      assertClose(
-        out.pooler_output!.dataSync(),
-        want.pooler_output,
-        `${tag} pooler_output`,
-      );
-      assertClose(
-        (out.prediction_logits as tf.Tensor).dataSync() as Float32Array,
-        want.prediction_logits,
-        `${tag} prediction_logits`,
-      );
-      assertClose(
-        (out.seq_relationship_logits as tf.Tensor).dataSync() as Float32Array,
-        want.seq_relationship_logits,
-        `${tag} seq_relationship_logits`,
-      );
-      assert.deepEqual(out.hidden_states!.length, want.hidden_states.length);
-      out.hidden_states!.forEach((h, i) =>
-        assertClose(
-          h.dataSync(),
-          want.hidden_states[i],
-          `${tag} hidden_states[${i}]`,
-        )
-      );
-      assert.deepEqual(out.attentions!.length, want.attentions.length);
-      out.attentions!.forEach((a, i) =>
-        assertClose(a.dataSync(), want.attentions[i], `${tag} attentions[${i}]`)
-      );
-      assertClose(
-        out.loss!.dataSync(),
-        [want.loss],
-        `${tag} pretraining loss`,
-        1e-5,
-        1e-5,
-      );
-
-      // The bare encoder gives the same features.
-      const bare = pre.bert.forward(inputs);
-      assertClose(
-        bare.last_hidden_state.dataSync(),
-        want.last_hidden_state,
-        `${tag} bert.last_hidden_state`,
-      );
-    });
+    }
+    assert.equal(out.attentions!.length, want.attentions.length);
+    for (const [i, a] of out.attentions!.entries()) {
+      assertClose(await read(a), want.attentions[i], `${tag} attentions[${i}]`);
+    }
+    assertClose(
+      await read(out.loss),
+      [want.loss],
+      `${tag} pretraining loss`,
+      1e-5,
+      1e-5,
+    );
+    // The bare encoder gives the same features.
+    const bare = pre.bert.forward(inputs);
+    assertClose(
+      await read(bare.last_hidden_state),
+      want.last_hidden_state,
+      `${tag} bert.last_hidden_state`,
+    );
+    tf.dispose([
+      out as unknown as tf.TensorContainer,
+      bare as unknown as tf.TensorContainer,
+      mlmLabels,
+      nspLabels,
+    ]);
 
     const cls = b.seqcls;
     const labels = tf.tensor1d([0, 2], "int32");
-    const inputs = inputsOf(b);
+    const clsOut = seqcls.forward(inputs);
+    assertClose(await read(clsOut.logits), cls.logits, `${tag} seqcls logits`);
+    tf.dispose(clsOut as unknown as tf.TensorContainer);
     const names = Object.keys(cls.grads);
     const named = seqcls.namedParameters();
     const variables = names.map((n) => named.get(n)!);
-    const { value, grads } = tf.variableGrads(() => {
-      const out = seqcls.forward({ ...inputs, labels });
-      assertClose(out.logits!.dataSync(), cls.logits, `${tag} seqcls logits`);
-      return out.loss!;
-    }, variables);
-    assertClose(value.dataSync(), [cls.loss], `${tag} seqcls loss`, 1e-5, 1e-5);
+    const { value, grads } = tf.variableGrads(
+      () => seqcls.forward({ ...inputs, labels }).loss!,
+      variables,
+    );
+    assertClose(
+      await read(value),
+      [cls.loss],
+      `${tag} seqcls loss`,
+      1e-5,
+      1e-5,
+    );
     for (const [i, n] of names.entries()) {
       const g = grads[variables[i].name];
       // Linear weights are held as [in, out]; HF gradients are [out, in].
       const hfLayout = n.endsWith("embeddings.weight") ? g : tf.transpose(g);
-      assertClose(hfLayout.dataSync(), cls.grads[n], `${tag} grad ${n}`);
+      assertClose(await read(hfLayout), cls.grads[n], `${tag} grad ${n}`);
       if (hfLayout !== g) hfLayout.dispose();
     }
     tf.dispose([

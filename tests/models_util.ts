@@ -33,6 +33,13 @@ export async function useBackend(name: string): Promise<boolean> {
     wasmPathsSet = true;
   }
   try {
+    if (name === "webgpu") {
+      if (
+        !(await (navigator as { gpu?: { requestAdapter(): Promise<unknown> } })
+          .gpu?.requestAdapter())
+      ) return false;
+      await import("@tensorflow/tfjs-backend-webgpu");
+    }
     return await tf.setBackend(name);
   } catch {
     return false;
