@@ -13,17 +13,29 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-cpu";
-import { BertConfig, BertForSequenceClassification } from "../lib/models/mod.ts";
+import {
+  BertConfig,
+  BertForSequenceClassification,
+} from "../lib/models/mod.ts";
 import { parseArgs } from "node:util";
 
 const { values: args } = parseArgs({
   options: {
-    backend: { type: "string", default: Deno.env.get("COURSE_BACKEND") ?? "wasm" },
+    backend: {
+      type: "string",
+      default: Deno.env.get("COURSE_BACKEND") ?? "wasm",
+    },
     only: { type: "string" },
     steps: { type: "string" },
     warmup: { type: "string" },
     profile: { type: "boolean", default: false },
-    baseline: { type: "string", default: new URL("../../shared/fixtures/torch-cpu-baseline.json", import.meta.url).pathname },
+    baseline: {
+      type: "string",
+      default: new URL(
+        "../../shared/fixtures/torch-cpu-baseline.json",
+        import.meta.url,
+      ).pathname,
+    },
   },
 });
 
@@ -49,7 +61,13 @@ class BenchAdamW {
   private m = new Map<tf.Variable, tf.Variable>();
   private v = new Map<tf.Variable, tf.Variable>();
   private t = 0;
-  constructor(private lr = 2e-5, private b1 = 0.9, private b2 = 0.999, private eps = 1e-8, private wd = 0.01) {}
+  constructor(
+    private lr = 2e-5,
+    private b1 = 0.9,
+    private b2 = 0.999,
+    private eps = 1e-8,
+    private wd = 0.01,
+  ) {}
 
   apply(grads: Map<tf.Variable, tf.Tensor>): void {
     this.t++;
@@ -65,8 +83,13 @@ class BenchAdamW {
       tf.tidy(() => {
         m.assign(tf.add(tf.mul(m, this.b1), tf.mul(g, 1 - this.b1)));
         v.assign(tf.add(tf.mul(v, this.b2), tf.mul(tf.square(g), 1 - this.b2)));
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
-        p.assign(tf.sub(tf.mul(p, 1 - this.lr * this.wd), tf.mul(update, this.lr)));
+        const update = tf.div(
+          tf.div(m, c1),
+          tf.add(tf.sqrt(tf.div(v, c2)), this.eps),
+        );
+        p.assign(
+          tf.sub(tf.mul(p, 1 - this.lr * this.wd), tf.mul(update, this.lr)),
+        );
       });
     }
   }
@@ -74,7 +97,9 @@ class BenchAdamW {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function wasmHeapBytes(): number | null {
@@ -86,14 +111,26 @@ function wasmHeapBytes(): number | null {
 async function setBackend(name: string): Promise<void> {
   if (name === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
-    setWasmPaths(new URL("../node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href);
+    setWasmPaths(
+      new URL(
+        "../node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/dist/",
+        import.meta.url,
+      ).href,
+    );
   }
   if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} unavailable`);
+  if (!(await tf.setBackend(name))) {
+    throw new Error(`backend ${name} unavailable`);
+  }
   await tf.ready();
 }
 
-function seededInts(seed: number, count: number, low: number, high: number): Int32Array {
+function seededInts(
+  seed: number,
+  count: number,
+  low: number,
+  high: number,
+): Int32Array {
   let s = seed >>> 0;
   const out = new Int32Array(count);
   for (let i = 0; i < count; i++) {
@@ -103,7 +140,9 @@ function seededInts(seed: number, count: number, low: number, high: number): Int
   return out;
 }
 
-function profileTable(kernels: { name: string; kernelTimeMs: number | { error: string } }[]): string {
+function profileTable(
+  kernels: { name: string; kernelTimeMs: number | { error: string } }[],
+): string {
   const byName = new Map<string, { ms: number; calls: number }>();
   let total = 0;
   for (const k of kernels) {
@@ -115,7 +154,11 @@ function profileTable(kernels: { name: string; kernelTimeMs: number | { error: s
     total += ms;
   }
   return [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)
-    .map(([name, { ms, calls }]) => `    ${name.padEnd(22)} ${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  (${calls} calls)`)
+    .map(([name, { ms, calls }]) =>
+      `    ${name.padEnd(22)} ${ms.toFixed(0).padStart(7)} ms ${
+        (100 * ms / total).toFixed(1).padStart(5)
+      }%  (${calls} calls)`
+    )
     .join("\n");
 }
 
@@ -130,7 +173,11 @@ async function benchOne(r: BaselineResult): Promise<void> {
   });
   const model = new BertForSequenceClassification(config, { seed: 0 });
   const n = r.batch * r.seq;
-  const input_ids = tf.tensor2d(seededInts(1, n, 5, r.vocab), [r.batch, r.seq], "int32");
+  const input_ids = tf.tensor2d(
+    seededInts(1, n, 5, r.vocab),
+    [r.batch, r.seq],
+    "int32",
+  );
   const attention_mask = tf.ones([r.batch, r.seq], "int32");
   const token_type_ids = tf.zeros([r.batch, r.seq], "int32");
   const labels = tf.tensor1d(seededInts(2, r.batch, 0, 2), "int32");
@@ -139,7 +186,10 @@ async function benchOne(r: BaselineResult): Promise<void> {
 
   const trainStep = () => {
     const { value, grads } = tf.variableGrads(
-      () => model.forward({ input_ids, attention_mask, token_type_ids, labels }, { training: true }).loss!,
+      () =>
+        model.forward({ input_ids, attention_mask, token_type_ids, labels }, {
+          training: true,
+        }).loss!,
       variables,
     );
     optimizer.apply(new Map(variables.map((v) => [v, grads[v.name]])));
@@ -147,7 +197,10 @@ async function benchOne(r: BaselineResult): Promise<void> {
     tf.dispose([value, ...Object.values(grads)]);
   };
   const inferStep = () => {
-    tf.tidy(() => model.forward({ input_ids, attention_mask, token_type_ids }).logits!.dataSync());
+    tf.tidy(() =>
+      model.forward({ input_ids, attention_mask, token_type_ids }).logits!
+        .dataSync()
+    );
   };
   const step = r.task === "train" ? trainStep : inferStep;
   const warmup = Number(args.warmup ?? r.warmup_steps);
@@ -167,18 +220,34 @@ async function benchOne(r: BaselineResult): Promise<void> {
   const samplesPerS = r.batch / stepS;
   const heap = wasmHeapBytes();
   console.log(
-    `${r.name.padEnd(42)} ${stepS.toFixed(3).padStart(8)} s/step ${samplesPerS.toFixed(1).padStart(8)} samples/s | ` +
-      `torch ${r.median_step_s.toFixed(3)} s/step ${r.samples_per_s.toFixed(1)} samples/s | ` +
-      `ratio ${(samplesPerS / r.samples_per_s).toFixed(3)} (${(stepS / r.median_step_s).toFixed(1)}x slower) | ` +
-      `RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tf ${(peakTfBytes / 2 ** 20).toFixed(0)} MiB` +
+    `${r.name.padEnd(42)} ${stepS.toFixed(3).padStart(8)} s/step ${
+      samplesPerS.toFixed(1).padStart(8)
+    } samples/s | ` +
+      `torch ${r.median_step_s.toFixed(3)} s/step ${
+        r.samples_per_s.toFixed(1)
+      } samples/s | ` +
+      `ratio ${(samplesPerS / r.samples_per_s).toFixed(3)} (${
+        (stepS / r.median_step_s).toFixed(1)
+      }x slower) | ` +
+      `RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tf ${
+        (peakTfBytes / 2 ** 20).toFixed(0)
+      } MiB` +
       (heap ? `, wasm heap ${(heap / 2 ** 20).toFixed(0)} MiB` : ""),
   );
   if (args.profile) {
     const info = await tf.profile(() => step());
     console.log(profileTable(info.kernels as never));
     if (Deno.env.get("BENCH_SHAPES")) {
-      for (const k of info.kernels.filter((k) => k.name === Deno.env.get("BENCH_SHAPES"))) {
-        console.log(`      ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)} ${Number(k.kernelTimeMs).toFixed(1)} ms`);
+      for (
+        const k of info.kernels.filter((k) =>
+          k.name === Deno.env.get("BENCH_SHAPES")
+        )
+      ) {
+        console.log(
+          `      ${JSON.stringify(k.inputShapes)} -> ${
+            JSON.stringify(k.outputShapes)
+          } ${Number(k.kernelTimeMs).toFixed(1)} ms`,
+        );
       }
     }
   }
@@ -190,7 +259,9 @@ const baseline = JSON.parse(await Deno.readTextFile(args.baseline!));
 const stack = baseline.stacks?.[0] ?? baseline.results?.[0];
 const results: BaselineResult[] = stack.results;
 await setBackend(args.backend!);
-console.log(`backend ${tf.getBackend()} vs PyTorch "${stack.label}" (${stack.torch}), 2 threads`);
+console.log(
+  `backend ${tf.getBackend()} vs PyTorch "${stack.label}" (${stack.torch}), 2 threads`,
+);
 for (const r of results) {
   if (args.only && !r.name.includes(args.only)) continue;
   await benchOne(r);

@@ -84,7 +84,9 @@ export function linear(
  * transposes first and is several times slower than this matmul.
  */
 function columnSums(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]));
+  return tf.tidy(() =>
+    tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]])
+  );
 }
 
 const SQRT_HALF = Math.SQRT1_2;
@@ -143,7 +145,12 @@ export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
  * LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm, with a hand-written
  * backward (autodiff through `moments` costs about twice the kernels).
  */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): tf.Tensor {
   const size = x.shape[x.rank - 1];
   const op = tf.customGrad((x, gamma, beta, save) => {
     const [normalized, rstd] = tf.tidy(() => {
@@ -152,7 +159,10 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
       return [tf.mul(tf.sub(x as tf.Tensor, mean), rstd), rstd];
     });
     (save as tf.GradSaveFunc)([normalized, rstd, gamma as tf.Tensor]);
-    const value = tf.add(tf.mul(normalized, gamma as tf.Tensor), beta as tf.Tensor);
+    const value = tf.add(
+      tf.mul(normalized, gamma as tf.Tensor),
+      beta as tf.Tensor,
+    );
     return {
       value,
       gradFunc: (dy: tf.Tensor, [normalized, rstd, gamma]: tf.Tensor[]) =>
@@ -161,9 +171,14 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
           const g = tf.mul(dy, gamma);
           const meanG = tf.mean(g, -1, true);
           const meanGx = tf.mean(tf.mul(g, normalized), -1, true);
-          const dx = tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(normalized, meanGx)));
+          const dx = tf.mul(
+            rstd,
+            tf.sub(tf.sub(g, meanG), tf.mul(normalized, meanGx)),
+          );
           const dy2d = tf.reshape(dy, [-1, size]) as tf.Tensor2D;
-          const dGamma = columnSums(tf.reshape(tf.mul(dy, normalized), [-1, size]) as tf.Tensor2D);
+          const dGamma = columnSums(
+            tf.reshape(tf.mul(dy, normalized), [-1, size]) as tf.Tensor2D,
+          );
           return [dx, dGamma, columnSums(dy2d)];
         }),
     };
