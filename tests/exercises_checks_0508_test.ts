@@ -1,0 +1,401 @@
+/**
+ * The answer checks of lessons 05-08: a right answer passes, typical wrong answers fail, and the
+ * feedback never contains the expected value. Checks that need the course model's weights are
+ * skipped until models/ko-mini-bert/model.safetensors exists.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  alignWordLabels,
+  AutoTokenizer,
+  BertConfig,
+  BertForSequenceClassification,
+  bestAnswerSpan,
+  courseModelDir,
+  HATE_LABELS,
+  initBackend,
+  loadHateSpeech,
+  type Offset,
+  pipeline,
+} from "../lib/mod.ts";
+import {
+  classificationReport,
+  type Example,
+  Trainer,
+} from "../lib/train/mod.ts";
+import { check05 } from "../lib/exercises/check05.ts";
+import { check06 } from "../lib/exercises/check06.ts";
+import { check07 } from "../lib/exercises/check07.ts";
+import { check08 } from "../lib/exercises/check08.ts";
+import type { CheckResult } from "../lib/exercises/feedback.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+if (!Deno.env.get("COURSE_MIRROR")) {
+  Deno.env.set("COURSE_MIRROR", resolve(ROOT, "..", "shared", "mirror"));
+}
+const HAS_WEIGHTS = existsSync(join(courseModelDir(), "model.safetensors"));
+
+function assertPass(checked: CheckResult) {
+  assert.equal(checked.passed, true, checked.problems.join("\n"));
+}
+
+function assertFail(checked: CheckResult, pattern?: RegExp) {
+  assert.equal(checked.passed, false, "a wrong answer passed");
+  assert.ok(checked.problems.length > 0);
+  if (pattern) {
+    assert.ok(
+      checked.problems.some((p) => pattern.test(p)),
+      `no problem matches ${pattern}: ${checked.problems.join(" | ")}`,
+    );
+  }
+}
+
+/** Feedback must not give the answer away. */
+function assertNotRevealed(checked: CheckResult, secrets: (string | number)[]) {
+  const text = checked.problems.join("\n");
+  for (const secret of secrets) {
+    assert.ok(!text.includes(String(secret)), `feedback reveals ${secret}`);
+  }
+}
+
+Deno.test({
+  name: "05-1 fill-mask: the top candidate passes, the second one fails",
+  ignore: !HAS_WEIGHTS,
+  async fn() {
+    const unmasker = await pipeline("fill-mask", courseModelDir(), {
+      engine: "tfjs",
+    });
+    const candidates = await unmasker(check05.data.q13Text) as {
+      token_str: string;
+      score: number;
+    }[];
+    await unmasker.dispose();
+    const [best, second] = candidates;
+    assertPass(
+      await check05.q13.evaluate({
+        topToken: best.token_str,
+        topScore: best.score,
+      }),
+    );
+    const wrong = await check05.q13.evaluate({
+      topToken: second.token_str,
+      topScore: second.score,
+    });
+    assertFail(wrong, /내림차순/);
+    assertNotRevealed(wrong, [best.token_str]);
+    assertFail(
+      await check05.q13.evaluate({ topToken: best.token_str, topScore: 7.5 }),
+      /softmax/,
+    );
+  },
+});
+
+Deno.test("05-2 logits to label scores: softmax sorted passes; unsorted, raw or overflowing fail", async () => {
+  const right = (logits: number[], id2label: Record<number, string>) => {
+    const max = Math.max(...logits);
+    const exps = logits.map((v) => Math.exp(v - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    return exps.map((e, i) => ({ label: id2label[i], score: e / sum }))
+      .sort((a, b) => b.score - a.score);
+  };
+  assertPass(await check05.q14.evaluate(right));
+  assertFail(
+    await check05.q14.evaluate((logits, id2label) =>
+      right(logits, id2label).sort((a, b) => a.score - b.score)
+    ),
+    /내림차순/,
+  );
+  assertFail(
+    await check05.q14.evaluate((logits, id2label) =>
+      logits.map((v, i) => ({ label: id2label[i], score: v }))
+    ),
+    /softmax/,
+  );
+  assertFail(
+    await check05.q14.evaluate((logits, id2label) => {
+      const exps = logits.map(Math.exp);
+      const sum = exps.reduce((a, b) => a + b, 0);
+      return exps.map((e, i) => ({ label: id2label[i], score: e / sum }))
+        .sort((a, b) => b.score - a.score);
+    }),
+    /NaN/,
+  );
+  assertFail(
+    await check05.q14.evaluate((logits, id2label) =>
+      right(logits, id2label).map((s, i) => ({ ...s, label: String(i) }))
+    ),
+    /id2label/,
+  );
+});
+
+Deno.test("06-1 NER alignment: HF's first-sub-word rule passes; labelling every piece fails", async () => {
+  assertPass(await check06.q15.evaluate((w, l) => alignWordLabels(w, l)));
+  assertFail(
+    await check06.q15.evaluate((w, l) =>
+      alignWordLabels(w, l, { labelAllTokens: true })
+    ),
+    /첫 서브토큰만/,
+  );
+  assertFail(
+    await check06.q15.evaluate((wordIds, labels) =>
+      wordIds.map((w) => (w === null ? 0 : labels[w]))
+    ),
+    /-100/,
+  );
+});
+
+Deno.test("06-2 QA span: the library's search passes; independent argmaxes fail", async () => {
+  type Feature = { offset_mapping: (Offset | null)[]; context: string };
+  assertPass(
+    await check06.q16.evaluate((feature: Feature, start, end) =>
+      bestAnswerSpan(feature, start, end)!.text
+    ),
+  );
+  const argmax = (xs: number[]) => xs.indexOf(Math.max(...xs));
+  const naive = (feature: Feature, start: number[], end: number[]) => {
+    const s = feature.offset_mapping[argmax(start)];
+    const e = feature.offset_mapping[argmax(end)];
+    return feature.context.slice(s?.[0] ?? 0, e?.[1] ?? 0);
+  };
+  const wrong = await check06.q16.evaluate(naive);
+  assertFail(wrong, /null|앞/);
+  assertFail(await check06.q16.evaluate(() => "없는 답"), /context/);
+});
+
+Deno.test("06-3 NLI pair: the tokenizer's pair encoding passes; one segment or one [SEP] fails", async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
+  const { q17Premise, q17Hypothesis } = check06.data;
+  const pair = tokenizer(q17Premise, { textPair: q17Hypothesis });
+  assertPass(
+    await check06.q17.evaluate({
+      input_ids: pair.input_ids,
+      token_type_ids: pair.token_type_ids,
+    }),
+  );
+  const joined = tokenizer(`${q17Premise} ${q17Hypothesis}`);
+  const wrong = await check06.q17.evaluate({
+    input_ids: joined.input_ids,
+    token_type_ids: joined.token_type_ids,
+  });
+  assertFail(wrong, /\[SEP\]/);
+  assertFail(
+    await check06.q17.evaluate({
+      input_ids: pair.input_ids,
+      token_type_ids: pair.token_type_ids.map(() => 0),
+    }),
+    /모두 0/,
+  );
+  assertNotRevealed(wrong, [pair.input_ids.slice(1, 4).join(",")]);
+});
+
+Deno.test("07-1 KLUE heads: the right table passes; STS as 5 classes fails", async () => {
+  const right = {
+    "YNAT": { head: "BertForSequenceClassification", numLabels: 7 },
+    "KLUE-NLI": { head: "BertForSequenceClassification", numLabels: 3 },
+    "KLUE-STS": { head: "BertForSequenceClassification", numLabels: 1 },
+    "KLUE-NER": { head: "BertForTokenClassification", numLabels: 13 },
+    "KLUE-MRC": { head: "BertForQuestionAnswering", numLabels: 2 },
+  };
+  assertPass(await check07.q18.evaluate(right));
+  const wrong = await check07.q18.evaluate({
+    ...right,
+    "KLUE-STS": { head: "BertForSequenceClassification", numLabels: 6 },
+    "KLUE-NER": { head: "BertForSequenceClassification", numLabels: 13 },
+  });
+  assertFail(wrong, /회귀/);
+  assertFail(wrong, /KLUE-NER/);
+  assertNotRevealed(wrong, ["BertForTokenClassification"]);
+});
+
+Deno.test("07-2 vocabulary sizes: measured sizes pass; the README's rounded figures for mBERT fail", async () => {
+  const sizes = {
+    kcbert: (await AutoTokenizer.fromPretrained("beomi/kcbert-base")).vocabSize,
+    mbert: (await AutoTokenizer.fromPretrained("bert-base-multilingual-cased"))
+      .vocabSize,
+    course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
+  };
+  assertPass(await check07.q19.evaluate(sizes));
+  const wrong = await check07.q19.evaluate({ ...sizes, mbert: 120000 });
+  assertFail(wrong, /mbert/);
+  assertNotRevealed(wrong, [sizes.mbert]);
+});
+
+Deno.test("07-3 hyperparameters: a textbook plan passes; lr 1e-3, no warmup, max length 8 fail", async () => {
+  const plan = {
+    learningRate: 3e-5,
+    numTrainEpochs: 3,
+    batchSize: 32,
+    maxLength: 128,
+    warmupRatio: 0.1,
+  };
+  assertPass(await check07.q20.evaluate(plan));
+  assertFail(
+    await check07.q20.evaluate({ ...plan, learningRate: 1e-3 }),
+    /너무 큽니다/,
+  );
+  assertFail(
+    await check07.q20.evaluate({ ...plan, warmupRatio: 0 }),
+    /0입니다/,
+  );
+  assertFail(await check07.q20.evaluate({ ...plan, maxLength: 8 }), /짧아/);
+  assertFail(
+    await check07.q20.evaluate({ ...plan, maxLength: 512 }),
+    /너무 깁/,
+  );
+});
+
+Deno.test("08-1 label mapping: any bijection from the data's strings passes; a missing label or shifted ids fail", async () => {
+  const hate = (await loadHateSpeech("dev", { quiet: true })).getColumn("hate")
+    .toArray() as string[];
+  // Not HATE_LABELS' order: any consistent mapping is right.
+  const names = [...HATE_LABELS].reverse();
+  const label2id = Object.fromEntries(names.map((n, i) => [n, i]));
+  const id2label = Object.fromEntries(names.map((n, i) => [i, n]));
+  const labelIds = hate.map((h) => label2id[h]);
+  assertPass(await check08.q21.evaluate({ label2id, id2label, labelIds }));
+  assertFail(
+    await check08.q21.evaluate({
+      label2id: { none: 0, hate: 1 },
+      id2label: { 0: "none", 1: "hate" },
+      labelIds,
+    }),
+    /키/,
+  );
+  assertFail(
+    await check08.q21.evaluate({
+      label2id,
+      id2label,
+      labelIds: labelIds.map((id) => (id + 1) % 3),
+    }),
+    /번째/,
+  );
+  assertFail(
+    await check08.q21.evaluate({
+      label2id: Object.fromEntries(names.map((n, i) => [n, i + 1])),
+      id2label,
+      labelIds,
+    }),
+    /0부터/,
+  );
+});
+
+Deno.test("08-2 per-class scores: classificationReport passes; NaN on an unpredicted class and swapped P/R fail", async () => {
+  assertPass(
+    await check08.q22.evaluate((p, l, n) => {
+      const { precision, recall, f1 } = classificationReport(p, l, n);
+      return { precision, recall, f1 };
+    }),
+  );
+  const raw = (p: number[], l: number[], n: number) => {
+    const precision: number[] = [], recall: number[] = [], f1: number[] = [];
+    for (let c = 0; c < n; c++) {
+      const tp = p.filter((v, i) => v === c && l[i] === c).length;
+      const pr = tp / p.filter((v) => v === c).length;
+      const rc = tp / l.filter((v) => v === c).length;
+      precision.push(pr);
+      recall.push(rc);
+      f1.push((2 * pr * rc) / (pr + rc));
+    }
+    return { precision, recall, f1 };
+  };
+  assertFail(await check08.q22.evaluate(raw), /NaN/);
+  assertFail(
+    await check08.q22.evaluate((p, l, n) => {
+      const r = classificationReport(p, l, n);
+      return { precision: r.recall, recall: r.precision, f1: r.f1 };
+    }),
+    /precision/,
+  );
+});
+
+Deno.test("08-3 capstone: a trained classifier with label names passes; misreported F1, reversed labels or LABEL_n names fail", async () => {
+  await initBackend();
+  const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
+  const id2label = { 0: "일반", 1: "욕설" };
+  const config = new BertConfig({
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    max_position_embeddings: 64,
+    num_labels: 2,
+    id2label,
+    label2id: { 일반: 0, 욕설: 1 },
+  });
+  // A separable toy task stands in for curse detection: the check judges the model, not the data.
+  const texts = Array.from(
+    { length: 120 },
+    (_, i) => i % 2 ? `이 바보 멍청이야 ${i}` : `오늘 날씨 좋다 ${i}`,
+  );
+  const labels = texts.map((_, i) => i % 2);
+  const examples: Example[] = texts.map((t, i) => ({
+    input_ids: tokenizer.encode(t),
+    label: labels[i],
+  }));
+  const trained = new BertForSequenceClassification(config, { seed: 3 });
+  await new Trainer({
+    model: trained,
+    args: {
+      numTrainEpochs: 4,
+      batchSize: 16,
+      learningRate: 3e-3,
+      progress: false,
+      padTokenId: tokenizer.padTokenId,
+    },
+    trainDataset: examples,
+  }).train();
+  const measure = async (model: BertForSequenceClassification) => {
+    const classifier = await pipeline("text-classification", {
+      model,
+      tokenizer,
+    }, { engine: "tfjs" });
+    const out = await classifier(texts) as { label: string }[];
+    await classifier.dispose();
+    return classificationReport(
+      out.map((o) => (o.label === "욕설" ? 1 : 0)),
+      labels,
+      2,
+    ).macroF1;
+  };
+  const macroF1 = await measure(trained);
+  const answer = {
+    model: trained,
+    tokenizer,
+    evalTexts: texts,
+    evalLabels: labels,
+  };
+  assertPass(await check08.q23.evaluate({ ...answer, macroF1 }));
+  assertFail(
+    await check08.q23.evaluate({
+      ...answer,
+      macroF1: macroF1 - 0.2,
+    }),
+    /다시 잰/,
+  );
+
+  // Judged on labels it gets backwards, the same model scores below the majority baseline.
+  assertFail(
+    await check08.q23.evaluate({
+      ...answer,
+      evalLabels: labels.map((l) => 1 - l),
+      macroF1: 0,
+    }),
+    /많은 쪽|낮습니다/,
+  );
+  const unnamed = new BertForSequenceClassification(
+    new BertConfig({
+      ...config.toJSON(),
+      id2label: undefined,
+      label2id: undefined,
+    }),
+    { seed: 4 },
+  );
+  assertFail(
+    await check08.q23.evaluate({ ...answer, model: unnamed, macroF1 }),
+    /id2label/,
+  );
+  for (const m of [trained, unnamed]) m.dispose();
+});
