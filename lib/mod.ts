@@ -11,4 +11,6 @@ export * from "./tasks/mod.ts";
 // as the very instances the library uses.
 export * as tf from "@tensorflow/tfjs-core";
 export { default as pl } from "nodejs-polars";
+// transformers.js (the library our tokenizer wraps): lesson 05 runs its pipeline() on our ONNX export.
+export * as transformersjs from "@huggingface/transformers";
 export * from "./exercises/mod.ts";
