@@ -187,6 +187,25 @@ Deno.test("feature extraction trains only the head; gradual unfreezing adds a bl
   assert.ok(lossAfter < lossBefore, `${lossAfter} vs ${lossBefore}`);
   model.dispose();
 
+  // Without the cache the frozen encoder runs every step: same trainable set, encoder untouched.
+  const naive = new ToyClassifier({ layers: 2 });
+  const naiveParams = naive.namedParameters();
+  const n0 = await snapshotWeights(naiveParams);
+  const n = await new Trainer({
+    model: naive,
+    args: { ...base, freeze: "feature_extraction", cacheFeatures: false },
+    trainDataset: train,
+  }).train();
+  const naiveMoved = weightMovement(
+    n0,
+    await snapshotWeights(naiveParams),
+    groupsByName(naive.parameterGroups(), naiveParams),
+  );
+  assert.equal(n.featureSeconds, undefined);
+  assert.equal(naiveMoved.byGroup["encoder.layer.1"], 0);
+  assert.ok(naiveMoved.byGroup.head > 0);
+  naive.dispose();
+
   const gradual = new ToyClassifier({ layers: 2 });
   const g = await new Trainer({
     model: gradual,

@@ -44,6 +44,11 @@ export interface TrainingArguments {
   timeBudgetSeconds?: number;
   bucketByLength?: boolean;
   freeze?: FreezeStrategy;
+  /**
+   * Feature extraction only: compute the frozen encoder's features once (default true). `false`
+   * runs the frozen encoder on every step, as a naive loop would (to measure the difference).
+   */
+  cacheFeatures?: boolean;
   padTokenId?: number;
   progress?: ProgressMode | false;
   liveLossCurve?: boolean;
@@ -137,6 +142,7 @@ export function resolveArguments(
     timeBudgetSeconds: args.timeBudgetSeconds,
     bucketByLength: args.bucketByLength ?? true,
     freeze: checkFreezeStrategy(args.freeze ?? "full"),
+    cacheFeatures: args.cacheFeatures ?? true,
     padTokenId: args.padTokenId ?? 0,
     progress: args.progress === false ? "silent" : args.progress ?? "auto",
     liveLossCurve: args.liveLossCurve ?? true,

@@ -237,7 +237,7 @@ export class Trainer {
     });
 
     try {
-      if (args.freeze === "feature_extraction") {
+      if (args.freeze === "feature_extraction" && args.cacheFeatures) {
         progress.update(progressState("특성 계산(인코더 1회 실행)"), true);
         features = await computeFeatures(
           this.model,
