@@ -56,9 +56,7 @@ async function evaluateTrainableCounts(
   }
 }
 
-type Classifier = Awaited<
-  ReturnType<typeof BertForSequenceClassification.fromPretrained>
->;
+type Classifier = BertForSequenceClassification;
 
 interface FreezeComparison {
   frozenModel: Classifier;
