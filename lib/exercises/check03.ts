@@ -66,7 +66,9 @@ async function evaluateShapes(answer: ShapeAnswer) {
     ]);
   }
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  const model = await BertModel.fromPretrained(courseModelDir());
+  const model = await BertModel.fromPretrained(courseModelDir(), {
+    verbose: false,
+  });
   try {
     const inputs = tokenizer([DATA.q7Sentence], { returnTensors: "tf" });
     const outputs = model.forward(

@@ -31,6 +31,7 @@ async function evaluateTrainableCounts(
     courseModelDir(),
     {
       num_labels: 2,
+      verbose: false,
     },
   );
   try {
@@ -122,6 +123,7 @@ async function evaluateFreezeComparison(answer: FreezeComparison) {
     courseModelDir(),
     {
       num_labels: 2,
+      verbose: false,
     },
   );
   const problems: string[] = [];
