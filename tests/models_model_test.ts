@@ -349,3 +349,33 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "wasm: the batched matmul kernel (zero-copy views) equals cpu, transposed cases fall back",
+  ...opts,
+  async fn() {
+    const a = Array.from({ length: 6 * 5 * 7 }, (_, i) => Math.sin(i));
+    const b = Array.from({ length: 6 * 7 * 3 }, (_, i) => Math.cos(i));
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ["cpu", "wasm"]) {
+      assert.ok(await useBackend(backend));
+      results[backend] = tf.tidy(() => {
+        const ta = tf.tensor3d(a, [6, 5, 7]);
+        const tb = tf.tensor3d(b, [6, 7, 3]);
+        return [
+          tf.matMul(ta, tb).dataSync() as Float32Array,
+          tf.matMul(tf.reshape(ta, [2, 3, 5, 7]), tf.reshape(tb, [2, 3, 7, 3]))
+            .dataSync() as Float32Array,
+          tf.matMul(ta, tf.transpose(tb, [0, 2, 1]), false, true)
+            .dataSync() as Float32Array,
+        ];
+      });
+    }
+    for (const [i, want] of results.cpu.entries()) {
+      want.forEach((w, j) =>
+        assert.ok(Math.abs(w - results.wasm[i][j]) < 1e-4, `case ${i} [${j}]`)
+      );
+    }
+  },
+});

@@ -4,6 +4,8 @@
  * A plain JS loop over the wasm heap: the op is memory-bound and runs once per step.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { installFastWasmBatchMatMul } from "./batch_matmul.ts";
+import { installFastWasmGather } from "./gather.ts";
 
 interface WasmBackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
@@ -51,6 +53,8 @@ let registered = false;
 
 /** Registers the missing wasm kernels once (safe to call many times, before or after setBackend). */
 export function registerWasmKernels(): void {
+  installFastWasmBatchMatMul();
+  installFastWasmGather();
   if (registered) return;
   registered = true;
   const alreadyThere = tf.getKernel("UnsortedSegmentSum", "wasm") !== undefined;
