@@ -397,6 +397,34 @@ Deno.test({
       "model_dir_missing",
     );
 
+    // A Hub id that is nowhere (offline, empty cache, no mirror): lib/hub's CourseError.
+    const emptyCache = await Deno.makeTempDir({ prefix: "models_cache_" });
+    const saved = {
+      offline: Deno.env.get("COURSE_OFFLINE"),
+      cache: Deno.env.get("COURSE_CACHE"),
+      mirror: Deno.env.get("COURSE_MIRROR"),
+    };
+    Deno.env.set("COURSE_OFFLINE", "1");
+    Deno.env.set("COURSE_CACHE", emptyCache);
+    Deno.env.set("COURSE_MIRROR", emptyCache);
+    try {
+      await assert.rejects(
+        () =>
+          BertModel.fromPretrained("nobody/no-such-bert", { verbose: false }),
+        CourseError,
+      );
+    } finally {
+      for (
+        const [key, value] of [["COURSE_OFFLINE", saved.offline], [
+          "COURSE_CACHE",
+          saved.cache,
+        ], ["COURSE_MIRROR", saved.mirror]]
+      ) {
+        if (value === undefined) Deno.env.delete(key!);
+        else Deno.env.set(key!, value);
+      }
+    }
+
     // Wrong dtype: an int tensor where a weight belongs.
     const tensors = await fixtureTensors();
     const bytes = serializeSafetensors(tensors);
@@ -421,18 +449,18 @@ Deno.test({
       FIXTURE_DIR,
       { num_labels: 3, verbose: false },
     );
-    const saved = await Deno.makeTempDir({ prefix: "models_seqcls_" });
-    await seqcls.savePretrained(saved);
+    const savedDir = await Deno.makeTempDir({ prefix: "models_seqcls_" });
+    await seqcls.savePretrained(savedDir);
     await assertCourseError(
       () =>
-        BertForSequenceClassification.fromPretrained(saved, {
+        BertForSequenceClassification.fromPretrained(savedDir, {
           num_labels: 5,
           verbose: false,
         }),
       "checkpoint_shape_mismatch",
       "classifier.weight",
     );
-    const fixed = await BertForSequenceClassification.fromPretrained(saved, {
+    const fixed = await BertForSequenceClassification.fromPretrained(savedDir, {
       num_labels: 5,
       ignore_mismatched_sizes: true,
       verbose: false,
@@ -443,7 +471,7 @@ Deno.test({
     ]);
     assert.deepEqual(fixed.classifier.weight.shape, [32, 5]);
     const sameLabels = await BertForSequenceClassification.fromPretrained(
-      saved,
+      savedDir,
       { verbose: false },
     );
     assert.equal(sameLabels.config.num_labels, 3);

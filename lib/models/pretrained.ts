@@ -16,7 +16,7 @@ import {
   type ParameterInfo,
   ParameterList,
 } from "./parameters.ts";
-import { resolvePretrainedDir } from "./resolve.ts";
+import { resolveWeightsDir } from "./resolve.ts";
 import { CourseError } from "../runtime/errors.ts";
 
 export interface ModelOptions {
@@ -224,10 +224,7 @@ export abstract class BertPreTrainedModel {
       initialize: _initialize,
       ...configOverrides
     } = options;
-    const dir = await resolvePretrainedDir(dirOrHubId, [
-      "config.json",
-      "model.safetensors",
-    ]);
+    const dir = await resolveWeightsDir(dirOrHubId);
     const config = await BertConfig.fromFile(
       `${dir}/config.json`,
       configOverrides,
