@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/runtime/backend.ts";
+import { SeededRandom } from "../lib/runtime/random.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
 import { collate, disposeBatch } from "../lib/data/mod.ts";
 import { readSafetensors, toFloat32 } from "../lib/models/mod.ts";
@@ -9,6 +10,7 @@ import {
   buildModel,
   DEFAULT_OPTIONS,
   epochExamples,
+  lengthGroupedOrder,
   maskedExamples,
   parsePretrainFlags,
   pretrain,
@@ -294,4 +296,25 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("length-grouped order keeps every batch of similar length and every example once", () => {
+  const examples = Array.from(
+    { length: 640 },
+    (_, i) => ({ input_ids: new Array(1 + (i * 37) % 60).fill(i) }),
+  );
+  const ordered = lengthGroupedOrder(examples, 32, new SeededRandom(1), 10);
+  assert.equal(ordered.length, 640);
+  assert.deepEqual(new Set(ordered), new Set(examples));
+  let padded = 0, random = 0;
+  for (let i = 0; i < 640; i += 32) {
+    const lengths = ordered.slice(i, i + 32).map((e) => e.input_ids.length);
+    padded += 32 * Math.max(...lengths);
+    random += 32 *
+      Math.max(...examples.slice(i, i + 32).map((e) => e.input_ids.length));
+  }
+  assert.ok(
+    padded < random * 0.7,
+    `padded tokens ${padded} vs ${random} unsorted`,
+  );
 });
