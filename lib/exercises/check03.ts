@@ -13,6 +13,7 @@ import {
   result,
 } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
+import { initBackend } from "../runtime/mod.ts";
 
 const DATA = {
   /** q7: run the course model on this sentence (batch of one, no padding). */
@@ -59,6 +60,7 @@ interface ShapeAnswer {
 }
 
 async function evaluateShapes(answer: ShapeAnswer) {
+  await initBackend(); // idempotent: the check may run before the notebook picked a backend
   const question = "03-1 출력 모양";
   if (!answer || typeof answer !== "object") {
     return result(question, [

@@ -9,6 +9,7 @@ import { resolveWarmupSteps } from "../train/schedules.ts";
 import type { Example } from "../train/types.ts";
 import { makeCheck, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
+import { initBackend } from "../runtime/mod.ts";
 
 const DATA = {
   /** q12: a training run to plan: how many optimizer steps, how many of them warm up. */
@@ -23,6 +24,7 @@ const DATA = {
 async function evaluateTrainableCounts(
   answer: { frozen: number; full: number },
 ) {
+  await initBackend(); // idempotent: the check may run before the notebook picked a backend
   const question = "04-1 학습되는 파라미터 수";
   if (!answer || typeof answer !== "object") {
     return result(question, ["{ frozen, full } 객체를 넘겨 주세요."]);
@@ -107,6 +109,7 @@ function measureAccuracy(
 }
 
 async function evaluateFreezeComparison(answer: FreezeComparison) {
+  await initBackend(); // idempotent: the check may run before the notebook picked a backend
   const question = "04-2 freeze vs full";
   if (
     !answer || !answer.frozenModel || !answer.fullModel ||
