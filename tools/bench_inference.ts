@@ -60,10 +60,17 @@ interface Contender {
   detail: string;
   classify: (batch: string[]) => Promise<unknown>;
   dispose: () => Promise<void>;
+  /**
+   * "list": all sentences in one call, the pipeline batches them itself
+   * (ours sorts by length, so batches pad little); "chunks": one call per
+   * batchSize sentences, padded to the longest of each chunk.
+   */
+  feed: "list" | "chunks";
 }
 
 interface Measurement {
   engine: string;
+  feed: Contender["feed"];
   detail: string;
   sentencesPerSecond: number[];
   median: number;
@@ -99,7 +106,7 @@ async function measureAll(
     const sorted = [...rates[i]].sort((a, b) => a - b);
     const median = Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10;
     console.log(
-      `${c.engine.padEnd(24)} ${
+      `${`${c.engine} [${c.feed}]`.padEnd(32)} ${
         median.toFixed(1).padStart(8)
       } sentences/s  (${c.detail}; runs: ${
         rates[i].map((r) => r.toFixed(1)).join(", ")
@@ -107,6 +114,7 @@ async function measureAll(
     );
     return {
       engine: c.engine,
+      feed: c.feed,
       detail: c.detail,
       sentencesPerSecond: rates[i].map((r) => Math.round(r * 10) / 10),
       median,
@@ -154,40 +162,66 @@ try {
   );
 
   const contenders: Contender[] = [];
+  let setupStart = performance.now();
   const tfjs = await pipeline("sentiment-analysis", modelDir, {
     engine: "tfjs",
     batchSize,
   });
+  const setupSeconds: Record<string, number> = {
+    "ours: tfjs": (performance.now() - setupStart) / 1000,
+  };
   contenders.push({
     engine: "ours: tfjs",
     detail: `tfjs backend ${getBackendInfo()?.name ?? backend.name}`,
     classify: (b) => tfjs(b),
     dispose: () => tfjs.dispose(),
+    feed: "list",
   });
   for (const threads of [undefined, 1]) {
+    setupStart = performance.now();
     const onnx = await pipeline("sentiment-analysis", modelDir, {
       engine: "onnx",
       batchSize,
       threads,
     });
+    // Includes exporting the ONNX graph from model.safetensors.
+    setupSeconds["ours: onnx"] ??= (performance.now() - setupStart) / 1000;
     contenders.push({
       engine: `ours: onnx${threads ? ` (${threads} thread)` : ""}`,
       detail: `onnxruntime-node, ${threads ?? "default"} intra-op threads`,
       classify: (b) => onnx(b),
       dispose: () => onnx.dispose(),
+      feed: "list",
     });
+    if (!threads) {
+      contenders.push({
+        engine: "ours: onnx",
+        detail: "same pipeline, fed like transformers.js",
+        classify: (b) => onnx(b),
+        dispose: () => Promise.resolve(),
+        feed: "chunks",
+      });
+    }
   }
   transformersEnv.allowRemoteModels = false;
   transformersEnv.localModelPath = root + "/";
+  setupStart = performance.now();
   const reference = await transformersPipeline(
     "text-classification",
     "onnx-export",
+  );
+  setupSeconds["transformers.js"] = (performance.now() - setupStart) / 1000;
+  console.log(
+    "pipeline setup (s): " +
+      Object.entries(setupSeconds).map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(", "),
   );
   contenders.push({
     engine: "transformers.js",
     detail: "text-classification pipeline, onnxruntime-node, fp32",
     classify: (b) => reference(b),
     dispose: () => reference.dispose(),
+    feed: "chunks",
   });
 
   const loadBefore = Deno.loadavg();
@@ -215,6 +249,7 @@ try {
     },
     cpuCores: navigator.hardwareConcurrency,
     loadAverage: { before: loadBefore[0], after: loadAfter[0] },
+    setupSeconds,
     results,
   };
   if (args.json) {
