@@ -22,7 +22,7 @@ import {
   exportOnnx,
   type ExportTask,
   type HfWeightsSource,
-  readStateDict,
+  readFolderStateDict,
 } from "../models/onnx/mod.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { CourseError } from "../runtime/errors.ts";
@@ -338,6 +338,11 @@ function loadedModelSource(loaded: LoadedModel): ModelSource {
   };
 }
 
+function hasWeights(dir: string): boolean {
+  return existsSync(join(dir, "model.safetensors")) ||
+    existsSync(join(dir, "model.safetensors.index.json"));
+}
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -433,7 +438,7 @@ async function onnxEngine(
   const exported = source.dir && join(source.dir, "onnx", "model.onnx");
   if (
     exported && existsSync(exported) &&
-    !existsSync(join(source.dir!, "model.safetensors"))
+    !hasWeights(source.dir!)
   ) {
     return {
       engine: await createOnnxEngine(exported, { threads }),
@@ -445,7 +450,7 @@ async function onnxEngine(
   try {
     const exportSource = source.model ?? {
       config: source.config as HfWeightsSource["config"],
-      stateDict: await readStateDict(join(source.dir!, "model.safetensors")),
+      stateDict: await readFolderStateDict(source.dir!),
     };
     const names = source.model
       ? source.model.namedParameters()

@@ -18,7 +18,7 @@ import {
 } from "./bert_graph.ts";
 import {
   type HfStateDict,
-  readStateDict,
+  readFolderStateDict,
   stateDictFromParameters,
   type TfjsParameter,
 } from "./state_dict.ts";
@@ -171,7 +171,7 @@ async function loadFolder(folder: string): Promise<HfWeightsSource> {
     );
   }
   const config = JSON.parse(configText);
-  const stateDict = await readStateDict(join(folder, "model.safetensors"));
+  const stateDict = await readFolderStateDict(folder);
   return { config, stateDict };
 }
 

@@ -16,6 +16,7 @@ export {
 export {
   type HfStateDict,
   type HfTensor,
+  readFolderStateDict,
   readStateDict,
   stateDictFromParameters,
   type TfjsParameter,

@@ -1,10 +1,11 @@
 /**
  * Weights in Hugging Face layout (PyTorch names, Linear weights [out, in]) as
- * float32 arrays: the one format the ONNX exporter reads. Loaders here turn a
- * `model.safetensors` file into that format.
+ * float32 arrays: the one format the ONNX exporter reads. Files are read with
+ * lib/models' safetensors and checkpoint readers (shards, old names, the
+ * `bert.` prefix), so the exporter accepts what `fromPretrained` accepts.
  */
-import { readFile } from "node:fs/promises";
-import { CourseError } from "../../runtime/errors.ts";
+import { alignNames, readCheckpointDir } from "../checkpoint.ts";
+import { type RawTensor, readSafetensors, toFloat32 } from "../safetensors.ts";
 
 export interface HfTensor {
   shape: number[];
@@ -23,71 +24,32 @@ export function withBertPrefix(name: string): string {
     : name;
 }
 
-/** Every floating-point tensor of a safetensors file, as float32 in HF names. */
-export async function readStateDict(path: string): Promise<HfStateDict> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new CourseError(
-      "ONNX_WEIGHTS_MISSING",
-      `Cannot read weights file ${path}`,
-      "모델 폴더에 model.safetensors 파일이 있는지 확인하세요 (savePretrained로 저장한 폴더를 넘기세요).",
-      { cause },
-    );
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(
-    new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)),
-  ) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const dataStart = 8 + headerLength;
-  const tensors: HfStateDict = new Map();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const [begin, end] = info.data_offsets;
-    const raw = bytes.slice(dataStart + begin, dataStart + end);
-    const data = toFloat32(info.dtype, raw);
+const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
+
+function toStateDict(
+  tensors: Map<string, RawTensor>,
+  source: string,
+): HfStateDict {
+  const stateDict: HfStateDict = new Map();
+  for (const [name, tensor] of tensors) {
     // Integer buffers such as the legacy `position_ids` are not weights.
-    if (data) tensors.set(withBertPrefix(name), { shape: info.shape, data });
+    if (!FLOAT_DTYPES.has(tensor.dtype)) continue;
+    stateDict.set(withBertPrefix(name), {
+      shape: tensor.shape,
+      data: toFloat32(tensor, name, source),
+    });
   }
-  return tensors;
+  return stateDict;
 }
 
-function toFloat32(dtype: string, raw: Uint8Array): Float32Array | null {
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-    case "F16":
-      return Float32Array.from(
-        new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2),
-        halfToFloat,
-      );
-    case "BF16": {
-      // bfloat16 is the top half of a float32.
-      const halves = new Uint16Array(
-        raw.buffer,
-        raw.byteOffset,
-        raw.byteLength / 2,
-      );
-      const bits = Uint32Array.from(halves, (h) => h << 16);
-      return new Float32Array(bits.buffer);
-    }
-    default:
-      return null;
-  }
+/** Every float tensor of one safetensors file, as float32 with HF names. */
+export async function readStateDict(path: string): Promise<HfStateDict> {
+  return toStateDict((await readSafetensors(path)).tensors, path);
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+/** A model folder's weights (`model.safetensors` or its shards). */
+export async function readFolderStateDict(dir: string): Promise<HfStateDict> {
+  return toStateDict(alignNames(await readCheckpointDir(dir), "bert."), dir);
 }
 
 /** One registered parameter of our tfjs models (lib/models ParameterInfo). */
