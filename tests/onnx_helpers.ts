@@ -1,5 +1,5 @@
 /** Shared helpers for the ONNX tests: fixture paths, ORT runs, comparisons. */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 
@@ -113,76 +113,6 @@ export function seededArray(length: number, seed: number, scale: number) {
     const unit = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     return (unit * 2 - 1) * scale;
   });
-}
-
-/**
- * A Hugging Face `tokenizer.json` for a BERT WordPiece vocabulary (what
- * `BertTokenizerFast` writes), built from the fixture's vocab.txt because the
- * fixture ships no tokenizer.json. Cased and no accent stripping, as Korean
- * needs.
- */
-export async function writeBertTokenizerJson(
-  vocabPath: string,
-  outPath: string,
-): Promise<void> {
-  const tokens = (await readFile(vocabPath, "utf8")).split("\n").filter((t) =>
-    t.length > 0
-  );
-  const vocab = Object.fromEntries(tokens.map((token, id) => [token, id]));
-  const special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-  const piece = (id: string, typeId: number) => ({
-    SpecialToken: { id, type_id: typeId },
-  });
-  const sequence = (id: string, typeId: number) => ({
-    Sequence: { id, type_id: typeId },
-  });
-  const tokenizer = {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: special.map((content) => ({
-      id: vocab[content],
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: {
-      type: "BertNormalizer",
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: false,
-      lowercase: false,
-    },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [piece("[CLS]", 0), sequence("A", 0), piece("[SEP]", 0)],
-      pair: [
-        piece("[CLS]", 0),
-        sequence("A", 0),
-        piece("[SEP]", 0),
-        sequence("B", 1),
-        piece("[SEP]", 1),
-      ],
-      special_tokens: Object.fromEntries(
-        ["[CLS]", "[SEP]"].map((
-          t,
-        ) => [t, { id: t, ids: [vocab[t]], tokens: [t] }]),
-      ),
-    },
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: "[UNK]",
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab,
-    },
-  };
-  await writeFile(outPath, JSON.stringify(tokenizer));
 }
 
 export function softmax(logits: number[]): number[] {

@@ -56,6 +56,8 @@ export interface ExportOnnxOptions {
    * source folder when `source` is a folder.
    */
   tokenizerDir?: string;
+  /** A loaded tokenizer (lib/text BertTokenizer) to save next to the model. */
+  tokenizer?: { savePretrained(dir: string): void | Promise<void> };
 }
 
 export interface ExportOnnxResult {
@@ -108,6 +110,7 @@ export async function exportOnnx(
   const copiedFiles = tokenizerDir
     ? await copyTokenizerFiles(tokenizerDir, dir)
     : [];
+  if (options.tokenizer) await options.tokenizer.savePretrained(dir);
   return { dir, modelPath, task, bytes: graph.byteLength, copiedFiles };
 }
 
