@@ -10,6 +10,12 @@ import { env, pipeline } from "@huggingface/transformers";
 import { exportOnnx, readStateDict } from "../lib/models/onnx/mod.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
 import {
+  type Answer,
+  pipeline as coursePipeline,
+  type TokenPrediction,
+} from "../lib/tasks/mod.ts";
+import { makeTaskFolders } from "./tasks_helpers.ts";
+import {
   FIXTURE_DIR,
   loadReference,
   runOnnx,
@@ -120,5 +126,55 @@ Deno.test("transformers.js fill-mask on the exported model ranks like onnxruntim
     await unmasker.dispose();
   } finally {
     await rm(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+Deno.test("our pipelines and transformers.js agree on exported NER and QA models", async () => {
+  const folders = await makeTaskFolders();
+  try {
+    const tokenizer = await AutoTokenizer.fromPretrained(folders.qa);
+    for (const name of ["qa", "ner"] as const) {
+      await exportOnnx(folders[name], join(folders.root, `${name}-onnx`), {
+        tokenizer,
+      });
+    }
+    env.allowRemoteModels = false;
+    env.localModelPath = folders.root + "/";
+    const context = "안녕하세요 ! 한국어 학생 hello 좋아요 감사합니다 .";
+
+    const theirQa = await pipeline("question-answering", "qa-onnx");
+    const ourQa = await coursePipeline("question-answering", folders.qa);
+    const theirs = await theirQa("감사합니다 ?", context) as {
+      answer: string;
+      score: number;
+    };
+    const ours = await ourQa({ question: "감사합니다 ?", context }) as Answer;
+    assert.ok(Math.abs(theirs.score - ours.score) < 1e-5);
+    // transformers.js decodes word pieces; we slice the context itself.
+    assert.equal(
+      theirs.answer.replace(/^##/, "").replace(/\s/g, ""),
+      ours.answer.replace(/\s/g, ""),
+    );
+
+    const theirNer = await pipeline("token-classification", "ner-onnx");
+    const ourNer = await coursePipeline("ner", folders.ner);
+    const theirTokens = await theirNer(context) as {
+      entity: string;
+      score: number;
+      index: number;
+    }[];
+    const ourTokens = await ourNer(context, {
+      aggregationStrategy: "none",
+    }) as TokenPrediction[];
+    assert.deepEqual(
+      ourTokens.map((t) => [t.index, t.entity]),
+      theirTokens.map((t) => [t.index, t.entity]),
+    );
+    ourTokens.forEach((t, i) =>
+      assert.ok(Math.abs(t.score - theirTokens[i].score) < 1e-5)
+    );
+    for (const p of [theirQa, ourQa, theirNer, ourNer]) await p.dispose();
+  } finally {
+    await folders.cleanup();
   }
 });
