@@ -16,7 +16,17 @@ export async function createOnnxEngine(
   modelPath: string,
   options: OnnxEngineOptions = {},
 ): Promise<InferenceEngine> {
-  const ort = await import("onnxruntime-node");
+  let ort: typeof import("onnxruntime-node");
+  try {
+    ort = await import("onnxruntime-node");
+  } catch (cause) {
+    throw new CourseError(
+      "TASK_ONNX_UNAVAILABLE",
+      "onnxruntime-node could not be loaded on this machine",
+      '이 플랫폼에서는 onnxruntime을 쓸 수 없습니다. pipeline(..., { engine: "tfjs" })로 실행하세요.',
+      { cause },
+    );
+  }
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
     session = await ort.InferenceSession.create(modelPath, {

@@ -245,7 +245,7 @@ export async function pipeline<T extends TaskName>(
       `task는 ${Object.keys(TASKS).join(", ")} 중 하나입니다.`,
     );
   }
-  const engineName = options.engine ?? DEFAULT_ENGINE;
+  let engineName = options.engine ?? DEFAULT_ENGINE;
   if (engineName !== "onnx" && engineName !== "tfjs") {
     throw new CourseError(
       "TASK_UNKNOWN_ENGINE",
@@ -267,9 +267,23 @@ export async function pipeline<T extends TaskName>(
     : loadedModelSource(model);
   checkArchitecture(task, spec, source.config);
   const tokenizer = await resolveTokenizer(options.tokenizer, source);
-  const loaded = engineName === "onnx"
-    ? await onnxEngine(spec, source, options.threads)
-    : await tfjsEngine(spec, source);
+  let loaded: LoadedEngine;
+  try {
+    loaded = engineName === "onnx"
+      ? await onnxEngine(spec, source, options.threads)
+      : await tfjsEngine(spec, source);
+  } catch (error) {
+    // The default engine falls back when onnxruntime cannot run here; an
+    // engine the learner asked for does not.
+    if (options.engine || !isRuntimeFailure(error)) throw error;
+    console.warn(
+      `[알림] onnxruntime을 쓸 수 없어 tfjs로 실행합니다: ${
+        (error as Error).message.split("\n")[0]
+      }`,
+    );
+    engineName = "tfjs";
+    loaded = await tfjsEngine(spec, source);
+  }
 
   const ctx: TaskContext = {
     tokenizer,
@@ -336,6 +350,11 @@ function loadedModelSource(loaded: LoadedModel): ModelSource {
       architectures: [loaded.model.constructor.name],
     } as ModelSource["config"],
   };
+}
+
+function isRuntimeFailure(error: unknown): boolean {
+  return error instanceof CourseError &&
+    ["TASK_ONNX_UNAVAILABLE", "TASK_ONNX_LOAD_FAILED"].includes(error.code);
 }
 
 function hasWeights(dir: string): boolean {
