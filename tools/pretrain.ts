@@ -682,6 +682,7 @@ export async function pretrain(options: PretrainOptions) {
   };
   await Deno.mkdir(options.modelDir, { recursive: true });
   await model.savePretrained(options.modelDir, { dtype: options.exportDtype });
+  await declareComputeDtype(options.modelDir);
   copyTokenizerFiles(options.tokenizerDir, options.modelDir);
   await Deno.writeTextFile(
     join(options.modelDir, "training_summary.json"),
@@ -693,6 +694,17 @@ export async function pretrain(options: PretrainOptions) {
   );
   model.dispose();
   return summary;
+}
+
+/**
+ * The weights are stored in float16 to keep the folder small; `torch_dtype: float32` makes Python
+ * `transformers` (dtype "auto") load them as float32, which CPU fine-tuning needs.
+ */
+async function declareComputeDtype(modelDir: string): Promise<void> {
+  const path = join(modelDir, "config.json");
+  const config = JSON.parse(await Deno.readTextFile(path));
+  config.torch_dtype = "float32";
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2) + "\n");
 }
 
 function prefixed(
