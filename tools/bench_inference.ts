@@ -8,6 +8,11 @@
  *   - our pipeline on the exported ONNX graph (onnxruntime-node)
  *   - transformers.js pipeline("text-classification") on the same export
  *
+ * Each measurement opens its pipeline, warms it up, times it and closes it,
+ * so no idle onnxruntime thread pool competes with the one being timed, and
+ * runs are interleaved (A B C, A B C, ...) so that load from other processes
+ * falls on every engine alike.
+ *
  * Usage: deno run -A tools/bench_inference.ts [--sentences 512] [--batch 32]
  *        [--runs 3] [--json out/bench_inference.json]
  * COURSE_QUICK=1 uses 64 sentences and one run.
@@ -55,23 +60,28 @@ async function nsmcReviews(count: number): Promise<string[]> {
     .slice(0, count);
 }
 
+interface OpenPipeline {
+  classify: (batch: string[]) => Promise<unknown>;
+  dispose: () => Promise<void>;
+}
+
 interface Contender {
   engine: string;
   detail: string;
-  classify: (batch: string[]) => Promise<unknown>;
-  dispose: () => Promise<void>;
   /**
    * "list": all sentences in one call, the pipeline batches them itself
    * (ours sorts by length, so batches pad little); "chunks": one call per
    * batchSize sentences, padded to the longest of each chunk.
    */
   feed: "list" | "chunks";
+  open: () => Promise<OpenPipeline>;
 }
 
 interface Measurement {
   engine: string;
   feed: Contender["feed"];
   detail: string;
+  setupSeconds: number;
   sentencesPerSecond: number[];
   median: number;
 }
@@ -79,36 +89,51 @@ interface Measurement {
 async function timeOnce(
   contender: Contender,
   texts: string[],
-): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < texts.length; i += batchSize) {
-    await contender.classify(texts.slice(i, i + batchSize));
+): Promise<{ rate: number; setupSeconds: number }> {
+  const setupStart = performance.now();
+  const opened = await contender.open();
+  const setupSeconds = (performance.now() - setupStart) / 1000;
+  try {
+    await opened.classify(texts.slice(0, batchSize)); // warm-up
+    const start = performance.now();
+    if (contender.feed === "list") {
+      await opened.classify(texts);
+    } else {
+      for (let i = 0; i < texts.length; i += batchSize) {
+        await opened.classify(texts.slice(i, i + batchSize));
+      }
+    }
+    return {
+      rate: texts.length / ((performance.now() - start) / 1000),
+      setupSeconds,
+    };
+  } finally {
+    await opened.dispose();
   }
-  return texts.length / ((performance.now() - start) / 1000);
 }
 
-/**
- * Runs are interleaved (A B C, A B C, ...) so that load from other processes
- * on a shared machine falls on every engine alike.
- */
 async function measureAll(
   contenders: Contender[],
   texts: string[],
 ): Promise<Measurement[]> {
-  for (const c of contenders) await c.classify(texts.slice(0, batchSize)); // warm-up
   const rates = contenders.map(() => [] as number[]);
+  const setups = contenders.map(() => [] as number[]);
   for (let run = 0; run < runs; run++) {
     for (const [i, c] of contenders.entries()) {
-      rates[i].push(await timeOnce(c, texts));
+      const { rate, setupSeconds } = await timeOnce(c, texts);
+      rates[i].push(rate);
+      setups[i].push(setupSeconds);
     }
   }
   return contenders.map((c, i) => {
-    const sorted = [...rates[i]].sort((a, b) => a - b);
-    const median = Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10;
+    const median = (values: number[]) =>
+      [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const rate = Math.round(median(rates[i]) * 10) / 10;
+    const setupSeconds = Math.round(median(setups[i]) * 100) / 100;
     console.log(
-      `${`${c.engine} [${c.feed}]`.padEnd(32)} ${
-        median.toFixed(1).padStart(8)
-      } sentences/s  (${c.detail}; runs: ${
+      `${`${c.engine} [${c.feed}]`.padEnd(30)} ${
+        rate.toFixed(1).padStart(7)
+      } sentences/s, setup ${setupSeconds.toFixed(2)} s  (${c.detail}; runs: ${
         rates[i].map((r) => r.toFixed(1)).join(", ")
       })`,
     );
@@ -116,8 +141,9 @@ async function measureAll(
       engine: c.engine,
       feed: c.feed,
       detail: c.detail,
+      setupSeconds,
       sentencesPerSecond: rates[i].map((r) => Math.round(r * 10) / 10),
-      median,
+      median: rate,
     };
   });
 }
@@ -129,9 +155,10 @@ try {
   const lengths = texts.map((t) =>
     tokenizer(t, { truncation: true, maxLength: 128 }).input_ids.length
   );
+  const averageTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
   console.log(
     `${texts.length} NSMC test reviews, ${
-      (lengths.reduce((a, b) => a + b, 0) / lengths.length).toFixed(1)
+      averageTokens.toFixed(1)
     } tokens on average (max 128), batch ${batchSize}, ${runs} run(s)`,
   );
 
@@ -161,73 +188,68 @@ try {
     }M parameters; model.onnx ${(exported.bytes / 1e6).toFixed(1)} MB\n`,
   );
 
-  const contenders: Contender[] = [];
-  let setupStart = performance.now();
-  const tfjs = await pipeline("sentiment-analysis", modelDir, {
-    engine: "tfjs",
-    batchSize,
-  });
-  const setupSeconds: Record<string, number> = {
-    "ours: tfjs": (performance.now() - setupStart) / 1000,
-  };
-  contenders.push({
-    engine: "ours: tfjs",
-    detail: `tfjs backend ${getBackendInfo()?.name ?? backend.name}`,
-    classify: (b) => tfjs(b),
-    dispose: () => tfjs.dispose(),
-    feed: "list",
-  });
-  for (const threads of [undefined, 1]) {
-    setupStart = performance.now();
-    const onnx = await pipeline("sentiment-analysis", modelDir, {
-      engine: "onnx",
+  const ours = (
+    engine: "tfjs" | "onnx",
+    threads?: number,
+  ) =>
+  async (): Promise<OpenPipeline> => {
+    const classifier = await pipeline("sentiment-analysis", modelDir, {
+      engine,
       batchSize,
       threads,
     });
-    // Includes exporting the ONNX graph from model.safetensors.
-    setupSeconds["ours: onnx"] ??= (performance.now() - setupStart) / 1000;
-    contenders.push({
-      engine: `ours: onnx${threads ? ` (${threads} thread)` : ""}`,
-      detail: `onnxruntime-node, ${threads ?? "default"} intra-op threads`,
-      classify: (b) => onnx(b),
-      dispose: () => onnx.dispose(),
-      feed: "list",
-    });
-    if (!threads) {
-      contenders.push({
-        engine: "ours: onnx",
-        detail: "same pipeline, fed like transformers.js",
-        classify: (b) => onnx(b),
-        dispose: () => Promise.resolve(),
-        feed: "chunks",
-      });
-    }
-  }
+    return {
+      classify: (b) => classifier(b),
+      dispose: () => classifier.dispose(),
+    };
+  };
   transformersEnv.allowRemoteModels = false;
   transformersEnv.localModelPath = root + "/";
-  setupStart = performance.now();
-  const reference = await transformersPipeline(
-    "text-classification",
-    "onnx-export",
-  );
-  setupSeconds["transformers.js"] = (performance.now() - setupStart) / 1000;
-  console.log(
-    "pipeline setup (s): " +
-      Object.entries(setupSeconds).map(([k, v]) => `${k} ${v.toFixed(2)}`)
-        .join(", "),
-  );
-  contenders.push({
-    engine: "transformers.js",
-    detail: "text-classification pipeline, onnxruntime-node, fp32",
-    classify: (b) => reference(b),
-    dispose: () => reference.dispose(),
-    feed: "chunks",
-  });
+  const contenders: Contender[] = [
+    {
+      engine: "ours: tfjs",
+      detail: `tfjs backend ${getBackendInfo()?.name ?? backend.name}`,
+      feed: "list",
+      open: ours("tfjs"),
+    },
+    {
+      engine: "ours: onnx",
+      detail: "onnxruntime-node, default threads; setup includes the export",
+      feed: "list",
+      open: ours("onnx"),
+    },
+    {
+      engine: "ours: onnx",
+      detail: "same, fed like transformers.js",
+      feed: "chunks",
+      open: ours("onnx"),
+    },
+    {
+      engine: "ours: onnx, 1 thread",
+      detail: "onnxruntime-node, 1 intra-op thread",
+      feed: "list",
+      open: ours("onnx", 1),
+    },
+    {
+      engine: "transformers.js",
+      detail: "text-classification pipeline, onnxruntime-node, fp32",
+      feed: "chunks",
+      open: async () => {
+        const classifier = await transformersPipeline(
+          "text-classification",
+          "onnx-export",
+        );
+        return {
+          classify: (b) => classifier(b),
+          dispose: () => classifier.dispose(),
+        };
+      },
+    },
+  ];
 
   const loadBefore = Deno.loadavg();
   const results = await measureAll(contenders, texts);
   const loadAfter = Deno.loadavg();
-  for (const c of contenders) await c.dispose();
   console.log(
     `\nload average (1 min) before/after: ${loadBefore[0].toFixed(1)} / ${
       loadAfter[0].toFixed(1)
@@ -236,7 +258,7 @@ try {
 
   const report = {
     sentences: texts.length,
-    averageTokens: lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    averageTokens,
     batchSize,
     runs,
     model: {
@@ -246,15 +268,15 @@ try {
       intermediate: 1024,
       vocab: tokenizer.vocabSize,
       parameters,
+      onnxBytes: exported.bytes,
     },
     cpuCores: navigator.hardwareConcurrency,
     loadAverage: { before: loadBefore[0], after: loadAfter[0] },
-    setupSeconds,
     results,
   };
   if (args.json) {
     await writeFile(args.json, JSON.stringify(report, null, 2) + "\n");
-    console.log(`\nwritten: ${args.json}`);
+    console.log(`written: ${args.json}`);
   }
 } finally {
   await rm(root, { recursive: true, force: true });
