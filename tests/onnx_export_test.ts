@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportOnnx, readStateDict } from "../lib/models/onnx/mod.ts";
+import {
+  EXPORT_TASKS,
+  exportOnnx,
+  readStateDict,
+} from "../lib/models/onnx/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import {
   assertClose,
@@ -214,4 +218,47 @@ Deno.test("export errors are CourseErrors with Korean hints", async () => {
         error instanceof CourseError && error.code === "ONNX_CONFIG_MISSING",
     );
   });
+});
+
+// The official ONNX checker (Python `onnx`, full shape inference), when the
+// project's venv has it; CI without Python skips this test.
+const PYTHON = join(import.meta.dirname!, "..", ".venv", "bin", "python");
+const hasPythonOnnx = await new Deno.Command(PYTHON, {
+  args: ["-c", "import onnx"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((r) => r.success, () => false);
+
+Deno.test({
+  name: "onnx.checker.check_model(full_check=True) accepts every task graph",
+  ignore: !hasPythonOnnx,
+  fn: async () => {
+    const head = await readStateDict(join(FIXTURE_DIR, "seqcls.safetensors"));
+    const source = await fixtureWithHead({
+      ...Object.fromEntries(head),
+      "qa_outputs.weight": { shape: [2, 32], data: seededArray(64, 1, 0.3) },
+      "qa_outputs.bias": { shape: [2], data: seededArray(2, 2, 0.1) },
+    }, reference.seqcls_config);
+    await withTempDir(async (dir) => {
+      const paths = [];
+      for (const task of EXPORT_TASKS) {
+        paths.push(
+          (await exportOnnx(source, join(dir, task), { task })).modelPath,
+        );
+      }
+      const script = "import onnx, sys\n" +
+        "for p in sys.argv[1:]:\n" +
+        "    m = onnx.load(p)\n" +
+        "    onnx.checker.check_model(m, full_check=True)\n" +
+        "    assert m.opset_import[0].version == 17\n" +
+        "print('ok', len(sys.argv) - 1)";
+      const result = await new Deno.Command(PYTHON, {
+        args: ["-c", script, ...paths],
+      }).output();
+      const output = new TextDecoder().decode(result.stdout) +
+        new TextDecoder().decode(result.stderr);
+      assert.ok(result.success, output);
+      assert.match(output, new RegExp(`ok ${EXPORT_TASKS.length}`));
+    });
+  },
 });
