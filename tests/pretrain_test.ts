@@ -292,7 +292,11 @@ Deno.test({
       );
       assert.equal(config.vocab_size, tokenizer.vocabSize);
       assert.equal(config.hidden_size, 32);
-      assert.equal(config.torch_dtype, "float32", "Python transformers loads the float16 file as float32");
+      assert.equal(
+        config.torch_dtype,
+        "float32",
+        "Python transformers loads the float16 file as float32",
+      );
     } finally {
       await Deno.remove(root, { recursive: true });
     }
