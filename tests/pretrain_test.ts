@@ -255,6 +255,14 @@ Deno.test({
         losses.at(-1)! < losses[0] - 0.5,
         `mlm loss ${losses[0]} -> ${losses.at(-1)}`,
       );
+      const tensors = straight.log_history.filter((r) =>
+        r.tensors !== undefined
+      ).map((r) => r.tensors);
+      assert.equal(
+        new Set(tensors.slice(1)).size,
+        1,
+        `tensor count grows during training: ${tensors}`,
+      );
       assert.equal(resumed.global_step, 24);
       assert.ok(resumed.finished);
 

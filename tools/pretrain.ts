@@ -608,6 +608,7 @@ export async function pretrain(options: PretrainOptions) {
         steps_per_s: options.logSteps / seconds,
         tokens_per_s: windowTokens / seconds,
         seq_length: state.max_length,
+        tensors: tf.memory().numTensors,
         elapsed_s: startElapsed + (performance.now() - started) / 1000,
       };
       state.log_history.push(row);
