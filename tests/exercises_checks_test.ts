@@ -4,6 +4,7 @@
  * library, independently of the checks.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
@@ -32,6 +33,15 @@ await initBackend();
 
 const MODEL_DIR = courseModelDir();
 const tokenizer = await AutoTokenizer.fromPretrained(MODEL_DIR);
+// The tokenizer files ship first; the weights come with the pretraining run. Checks that run the
+// model wait for them (say so loudly) instead of failing on a missing file.
+const HAS_WEIGHTS = existsSync(join(MODEL_DIR, "model.safetensors")) &&
+  existsSync(join(MODEL_DIR, "config.json"));
+if (!HAS_WEIGHTS) {
+  console.warn(
+    `exercises_checks_test: no weights in ${MODEL_DIR}; model checks are skipped`,
+  );
+}
 
 function assertNotRevealed(problems: string[], secrets: (string | number)[]) {
   const text = problems.join("\n");
@@ -214,7 +224,11 @@ Deno.test("02-3 token counts: counts from mBERT and the course vocabulary pass; 
 
 // ---- lesson 03 -------------------------------------------------------------------------------
 
-Deno.test("03-1 output shapes: [1, length, hidden] and [1, hidden] pass; swapped fails", async () => {
+Deno.test({
+  name:
+    "03-1 output shapes: [1, length, hidden] and [1, hidden] pass; swapped fails",
+  ignore: !HAS_WEIGHTS,
+}, async () => {
   const config = await BertConfig.fromPretrained(MODEL_DIR);
   const length = tokenizer.encode(check03.data.q7Sentence).length;
   const right = {
@@ -242,7 +256,11 @@ Deno.test("03-2 why [CLS]: needs summary, attention and where it is used", async
   assert.ok(!vague.passed);
 });
 
-Deno.test("03-3 embedding parameters: the formula passes; forgetting LayerNorm gets a hint", async () => {
+Deno.test({
+  name:
+    "03-3 embedding parameters: the formula passes; forgetting LayerNorm gets a hint",
+  ignore: !HAS_WEIGHTS,
+}, async () => {
   const c = await BertConfig.fromPretrained(MODEL_DIR);
   const tables =
     (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) *
@@ -257,7 +275,10 @@ Deno.test("03-3 embedding parameters: the formula passes; forgetting LayerNorm g
 
 // ---- lesson 04 -------------------------------------------------------------------------------
 
-Deno.test("04-1 trainable counts: head only vs everything", async () => {
+Deno.test({
+  name: "04-1 trainable counts: head only vs everything",
+  ignore: !HAS_WEIGHTS,
+}, async () => {
   const model = await BertForSequenceClassification.fromPretrained(MODEL_DIR, {
     num_labels: 2,
     verbose: false,
@@ -278,7 +299,11 @@ Deno.test("04-1 trainable counts: head only vs everything", async () => {
   );
 });
 
-Deno.test("04-2 freeze vs full: re-measures accuracy and checks which encoder moved", async () => {
+Deno.test({
+  name:
+    "04-2 freeze vs full: re-measures accuracy and checks which encoder moved",
+  ignore: !HAS_WEIGHTS,
+}, async () => {
   const texts = check01.data.maskingSentences;
   const examples: Example[] = [...texts, ...texts].map((text, i) => ({
     input_ids: tokenizer.encode(text),
