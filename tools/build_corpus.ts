@@ -6,8 +6,9 @@
  * Output is BERT's pretraining format: one sentence per line, a blank line between documents.
  * The recipe (what is in, what is out and why) is docs/corpus.md; keep the two in sync.
  */
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CourseError } from "../lib/runtime/errors.ts";
+import { resolveUrl } from "../lib/hub/mod.ts";
 
 /** A document is an ordered list of sentences; NSP takes its "next sentence" pairs from inside one. */
 export type CorpusDocument = { source: string; sentences: string[] };
@@ -86,26 +87,22 @@ export function splitSentences(text: string, minChars = 4): string[] {
   return sentences;
 }
 
-/** Local path of a public file in the offline mirror (`COURSE_MIRROR/<host>/<path>`). */
-export function mirrorPath(url: string): string {
-  const mirror = Deno.env.get("COURSE_MIRROR") ??
-    join(REPO_ROOT, "..", "shared", "mirror");
-  const { host, pathname } = new URL(url);
-  return join(resolve(REPO_ROOT, mirror), host, decodeURIComponent(pathname));
+/** Tools default to the shared offline mirror next to the checkout, as the tests do. */
+function useDefaultMirror(): void {
+  const sibling = join(REPO_ROOT, "..", "shared", "mirror");
+  if (!Deno.env.get("COURSE_MIRROR") && existsSync(sibling)) {
+    Deno.env.set("COURSE_MIRROR", sibling);
+  }
+}
+
+/** Local path of a public file: download cache, then `COURSE_MIRROR`, then network (lib/hub), checksum verified. */
+export function publicFile(url: string): Promise<string> {
+  useDefaultMirror();
+  return resolveUrl(url);
 }
 
 async function readPublicText(url: string): Promise<string> {
-  const path = mirrorPath(url);
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    throw new CourseError(
-      "CORPUS_SOURCE_MISSING",
-      `corpus source not found: ${url} (looked at ${path})`,
-      "COURSE_MIRROR 환경 변수가 오프라인 미러 폴더(예: ../shared/mirror)를 가리키는지 확인하세요.",
-      { cause },
-    );
-  }
+  return await Deno.readTextFile(await publicFile(url));
 }
 
 function lines(text: string): string[] {

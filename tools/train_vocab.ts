@@ -13,7 +13,7 @@ import {
   buildBertWordPieceTokenizer,
   trainWordPiece,
 } from "../lib/text/train_wordpiece.ts";
-import { mirrorPath } from "./build_corpus.ts";
+import { publicFile } from "./build_corpus.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");
 
@@ -175,7 +175,7 @@ if (import.meta.main) {
     measurements.push(
       await measureVocabulary(
         name,
-        await readVocabFile(mirrorPath(url)),
+        await readVocabFile(await publicFile(url)),
         heldout,
       ),
     );
