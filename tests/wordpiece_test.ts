@@ -190,7 +190,7 @@ Deno.test("trainWordPiece explains bad options with a CourseError", async () => 
   }
 });
 
-Deno.test("training twice gives the same vocab.txt (ids are reproducible)", async () => {
+Deno.test("training twice gives the same vocab.txt when no merges tie at the cut (ids ordered by use)", async () => {
   const first = await Deno.makeTempDir();
   const second = await Deno.makeTempDir();
   try {

@@ -8,6 +8,12 @@
  * is greedy (BPE-style merges, most frequent pair first), so the first N tokens it learns are exactly
  * what a trainer with vocab_size = N would return: we train once and cut. `limitAlphabet` and
  * `minFrequency` are applied to the learned list afterwards (see `selectVocabulary`).
+ *
+ * Reproducibility: ids are ordered by use, so the same token set always gets the same ids. The
+ * set itself can differ by a few tokens between runs on a large corpus: the Rust trainer breaks
+ * ties between equally frequent merges by hash-map order, which changes from process to process,
+ * and tokens tied at the `vocabSize` cut fall either side (3 of 12,000 on the course corpus).
+ * Treat a shipped vocab.txt as the reference; do not retrain it under an existing model.
  */
 import * as tokenizers from "tokenizers";
 import { join } from "node:path";
