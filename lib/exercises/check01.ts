@@ -215,7 +215,9 @@ async function evaluateMasking(maskFn: MaskFunction) {
   const sequences = MASKING_SENTENCES.map((s) => tokenizer.encode(s));
   const tally = tallyMasking(maskFn, sequences, tokenizer, 2024, 300);
   const problems = [...tally.problems];
-  if (problems.length === 0) {
+  if (problems.length === 0 && tally.selected === 0) {
+    problems.push("아무 토큰도 선택되지 않았습니다.");
+  } else if (problems.length === 0) {
     const again = tallyMasking(maskFn, sequences, tokenizer, 2024, 3);
     const other = tallyMasking(maskFn, sequences, tokenizer, 7, 3);
     const first = tallyMasking(maskFn, sequences, tokenizer, 2024, 3);
@@ -231,27 +233,23 @@ async function evaluateMasking(maskFn: MaskFunction) {
         "rng가 달라도 결과가 똑같습니다. 무작위 선택에 rng를 쓰세요.",
       );
     }
-    if (tally.selected === 0) {
-      problems.push("아무 토큰도 선택되지 않았습니다.");
-    } else {
-      const checks = [
-        rateProblem("선택된 토큰", tally.selected / tally.tokens, 0.15, 0.012),
-        rateProblem(
-          "[MASK]로 바뀐 토큰",
-          tally.masked / tally.selected,
-          0.8,
-          0.03,
-        ),
-        rateProblem(
-          "무작위 토큰으로 바뀐 토큰",
-          tally.randomized / tally.selected,
-          0.1,
-          0.025,
-        ),
-        rateProblem("그대로 둔 토큰", tally.kept / tally.selected, 0.1, 0.025),
-      ];
-      problems.push(...checks.filter((p): p is string => p !== null));
-    }
+    const checks = [
+      rateProblem("선택된 토큰", tally.selected / tally.tokens, 0.15, 0.012),
+      rateProblem(
+        "[MASK]로 바뀐 토큰",
+        tally.masked / tally.selected,
+        0.8,
+        0.03,
+      ),
+      rateProblem(
+        "무작위 토큰으로 바뀐 토큰",
+        tally.randomized / tally.selected,
+        0.1,
+        0.025,
+      ),
+      rateProblem("그대로 둔 토큰", tally.kept / tally.selected, 0.1, 0.025),
+    ];
+    problems.push(...checks.filter((p): p is string => p !== null));
   }
   return result(question, problems);
 }

@@ -54,6 +54,8 @@ const WHY_CLS: Concept[] = [
   },
 ];
 
+const SHAPE_HINT = "텐서의 .shape처럼 차원마다 크기 하나씩 적으세요.";
+
 interface ShapeAnswer {
   last_hidden_state: number[];
   pooler_output: number[];
@@ -90,11 +92,13 @@ async function evaluateShapes(answer: ShapeAnswer) {
         "last_hidden_state 모양",
         answer.last_hidden_state,
         want.last_hidden_state,
+        SHAPE_HINT,
       ),
       firstDifference(
         "pooler_output 모양",
         answer.pooler_output,
         want.pooler_output,
+        SHAPE_HINT,
       ),
     ].filter((p): p is string => p !== null);
     return result(question, problems);

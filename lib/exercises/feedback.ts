@@ -93,10 +93,11 @@ export function firstDifference(
   name: string,
   got: unknown,
   want: readonly (number | string)[],
+  lengthHint = "특수 토큰, 패딩, 잘라내기 설정을 확인하세요.",
 ): string | null {
   if (!Array.isArray(got)) return `${name}은(는) 배열이어야 합니다.`;
   if (got.length !== want.length) {
-    return `${name}의 길이가 다릅니다 (지금 ${got.length}개). 특수 토큰, 패딩, 잘라내기 설정을 확인하세요.`;
+    return `${name}의 길이가 다릅니다 (지금 ${got.length}개). ${lengthHint}`;
   }
   const at = want.findIndex((w, i) => got[i] !== w);
   return at < 0
