@@ -272,12 +272,29 @@ async function prepareWebGpu(forced: boolean): Promise<Prepared> {
   return { ok: true, detail: "", adapter };
 }
 
+/**
+ * The Vulkan loader prints "XDG_RUNTIME_DIR is invalid" to stderr when the variable is unset
+ * (containers, CI, Jupyter started from a service); that line would land in every notebook.
+ */
+function ensureRuntimeDir(): void {
+  try {
+    const current = Deno.env.get("XDG_RUNTIME_DIR");
+    if (current && Deno.statSync(current).isDirectory) return;
+    const dir = Deno.makeTempDirSync({ prefix: "xdg-runtime-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // No permission to read or set the environment: the warning is harmless, keep going.
+  }
+}
+
 /** Asks for a WebGPU adapter without creating a device; undefined when there is none. */
 export async function probeGpuAdapter(): Promise<
   GpuAdapterSummary | undefined
 > {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) return undefined;
+  ensureRuntimeDir();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<null>((resolve) => {
