@@ -211,7 +211,9 @@ Deno.test("07-1 KLUE heads: the right table passes; STS as 5 classes fails", asy
 
 Deno.test("07-2 vocabulary sizes: measured sizes pass; the README's rounded figures for mBERT fail", async () => {
   const sizes = {
-    kcbert: (await AutoTokenizer.fromPretrained("beomi/kcbert-base")).vocabSize,
+    kcbert: (await AutoTokenizer.fromPretrained("beomi/kcbert-base", {
+      doLowerCase: false,
+    })).vocabSize,
     mbert: (await AutoTokenizer.fromPretrained("bert-base-multilingual-cased"))
       .vocabSize,
     course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
@@ -398,4 +400,44 @@ Deno.test("08-3 capstone: a trained classifier with label names passes; misrepor
     /id2label/,
   );
   for (const m of [trained, unnamed]) m.dispose();
+});
+
+Deno.test("05-08 empty exercise stubs fail with a hint, not a crash", async () => {
+  const stubs: [string, Promise<CheckResult>][] = [
+    ["q13", check05.q13.evaluate({ topToken: "", topScore: 0 })],
+    ["q14", check05.q14.evaluate(() => [])],
+    ["q15", check06.q15.evaluate(() => [])],
+    ["q16", check06.q16.evaluate(() => "")],
+    ["q17", check06.q17.evaluate({ input_ids: [], token_type_ids: [] })],
+    ["q18", check07.q18.evaluate({})],
+    [
+      "q20",
+      check07.q20.evaluate({
+        learningRate: 0,
+        numTrainEpochs: 0,
+        batchSize: 0,
+        maxLength: 0,
+        warmupRatio: 0,
+      }),
+    ],
+    [
+      "q21",
+      check08.q21.evaluate({ label2id: {}, id2label: {}, labelIds: [] }),
+    ],
+    [
+      "q22",
+      check08.q22.evaluate(() => ({ precision: [], recall: [], f1: [] })),
+    ],
+  ];
+  for (const [name, pending] of stubs) {
+    if (name === "q13" && !HAS_WEIGHTS) continue;
+    const checked = await pending.catch((e) => {
+      throw new Error(`${name} threw: ${e}`);
+    });
+    assert.equal(checked.passed, false, `${name} passed an empty stub`);
+    assert.ok(
+      checked.problems.every((p) => !p.startsWith("답을 검사하는 중 오류")),
+      `${name}: ${checked.problems.join(" | ")}`,
+    );
+  }
 });

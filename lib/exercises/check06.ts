@@ -146,8 +146,10 @@ async function evaluateExtractAnswer(extractAnswer: ExtractAnswer) {
       [...start],
       [...end],
     );
-    if (typeof got !== "string") {
-      problems.add("정답 문자열(context의 일부)을 돌려주세요.");
+    if (typeof got !== "string" || got === "") {
+      problems.add(
+        "정답 문자열(context의 일부, 빈 문자열이 아닌)을 돌려주세요.",
+      );
       continue;
     }
     if (got === want.text) continue;
@@ -157,7 +159,7 @@ async function evaluateExtractAnswer(extractAnswer: ExtractAnswer) {
       );
     } else if (trap === 2) {
       problems.add("끝 위치가 시작 위치보다 앞인 스팬은 버려야 합니다.");
-    } else if (!feature.context.includes(got) || got === "") {
+    } else if (!feature.context.includes(got)) {
       problems.add(
         "돌려준 문자열이 context에 없습니다. 토큰 위치를 offset_mapping으로 문자 위치로 바꿔 context를 잘라 내세요.",
       );
@@ -186,16 +188,19 @@ async function evaluateNliPair(answer: PairEncoding) {
   const want = tokenizer(DATA.q17Premise, { textPair: DATA.q17Hypothesis });
   const problems: string[] = [];
   const ids = answer.input_ids;
-  if (Array.isArray(ids)) {
-    const seps = ids.filter((id) => id === tokenizer.sepTokenId).length;
-    if (seps !== 2) {
-      problems.push(
-        `[SEP]가 ${seps}번 나옵니다. 전제 뒤와 가설 뒤에 한 번씩, 모두 두 번이어야 합니다.`,
-      );
-    }
-    if (ids[0] !== tokenizer.clsTokenId) {
-      problems.push("입력은 [CLS]로 시작해야 합니다.");
-    }
+  if (!Array.isArray(ids) || ids.length === 0) {
+    return result(question, [
+      "input_ids가 비어 있습니다. 두 문장을 함께 토크나이저에 넣으세요.",
+    ]);
+  }
+  const seps = ids.filter((id) => id === tokenizer.sepTokenId).length;
+  if (seps !== 2) {
+    problems.push(
+      `[SEP]가 ${seps}번 나옵니다. 전제 뒤와 가설 뒤에 한 번씩, 모두 두 번이어야 합니다.`,
+    );
+  }
+  if (ids[0] !== tokenizer.clsTokenId) {
+    problems.push("입력은 [CLS]로 시작해야 합니다.");
   }
   const idProblem = firstDifference("input_ids", ids, want.input_ids);
   if (idProblem && problems.length === 0) problems.push(idProblem);

@@ -83,7 +83,9 @@ async function evaluateVocabSizes(answer: VocabSizes) {
     return result(question, ["{ kcbert, mbert, course } 객체를 넘겨 주세요."]);
   }
   const want: VocabSizes = {
-    kcbert: (await AutoTokenizer.fromPretrained(DATA.q19Models.kcbert))
+    kcbert: (await AutoTokenizer.fromPretrained(DATA.q19Models.kcbert, {
+      doLowerCase: false,
+    }))
       .vocabSize,
     mbert: (await AutoTokenizer.fromPretrained(DATA.q19Models.mbert)).vocabSize,
     course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
