@@ -347,11 +347,14 @@ export function summarize(stats: BatchStats) {
   };
 }
 
-/** Fixed held-out pairs and masks (same seed every time), so evaluations are comparable across a run. */
-function heldoutExamples(
+/**
+ * Fixed held-out pairs and masks (same seed every time), so evaluations are comparable across a run
+ * (and tools/eval_course_model.ts scores the final model on exactly these).
+ */
+export function heldoutExamples(
   documents: string[][],
   tokenizer: BertTokenizer,
-  options: PretrainOptions,
+  options: Pick<PretrainOptions, "seed" | "longSeqLength" | "evalExamples">,
 ): Example[] {
   const examples = epochExamples(documents, tokenizer, {
     seed: options.seed + 7,
@@ -398,7 +401,7 @@ type TrainerState = {
   log_history: Record<string, number>[];
 };
 
-async function readDocuments(
+export async function readDocuments(
   file: string,
   maxDocuments?: number,
 ): Promise<string[][]> {

@@ -1,0 +1,158 @@
+/**
+ * Smoke test of tools/eval_course_model.ts in quick sizes, on a tiny BERT built here with the
+ * course tokenizer (the shipped weights are not needed). NSMC is read from the mirror.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { initBackend } from "../lib/runtime/backend.ts";
+import { AutoTokenizer } from "../lib/text/mod.ts";
+import { BertConfig, BertForPreTraining } from "../lib/models/mod.ts";
+import {
+  defaultEvalOptions,
+  evaluateCourseModel,
+  parseEvalFlags,
+  reportPath,
+} from "../tools/eval_course_model.ts";
+import { formatDocuments } from "../tools/build_corpus.ts";
+
+const REPO_ROOT = resolve(import.meta.dirname!, "..");
+const TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
+if (!Deno.env.get("COURSE_MIRROR")) {
+  Deno.env.set("COURSE_MIRROR", resolve(REPO_ROOT, "..", "shared", "mirror"));
+}
+
+const DOCUMENTS = [
+  [
+    "이 영화 정말 재미있어요.",
+    "배우들 연기가 최고였습니다.",
+    "다시 보고 싶네요.",
+  ],
+  ["스토리가 너무 지루했다.", "음악만 좋았다."],
+  ["드라마 결말이 아쉽네요.", "주인공이 불쌍해요.", "작가님 힘내세요."],
+  ["오늘 뉴스 제목이 자극적이네요.", "기자님 사실 확인 좀 하세요."],
+  ["가족과 함께 보기 좋은 영화입니다.", "아이들이 좋아했어요."],
+  ["연기가 어색해서 몰입이 안 돼요.", "그래도 끝까지 봤습니다."],
+];
+
+/** A tiny seed-42 model folder with the course tokenizer, and a held-out file in the corpus format. */
+async function tinyModelFolder(): Promise<{ dir: string; heldout: string }> {
+  await initBackend();
+  const tokenizer = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, {
+    quiet: true,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "eval_course_model_" });
+  const config = new BertConfig({
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    max_position_embeddings: 128,
+    pad_token_id: tokenizer.padTokenId,
+  });
+  const model = new BertForPreTraining(config, { seed: 42 });
+  await model.savePretrained(dir);
+  model.dispose();
+  for (const file of ["tokenizer.json", "vocab.txt", "tokenizer_config.json"]) {
+    copyFileSync(join(TOKENIZER_DIR, file), join(dir, file));
+  }
+  const heldout = join(dir, "heldout.txt");
+  await Deno.writeTextFile(
+    heldout,
+    formatDocuments(
+      DOCUMENTS.map((sentences) => ({ source: "test", sentences })),
+    ),
+  );
+  return { dir, heldout };
+}
+
+Deno.test("eval_course_model: quick run measures held-out, four NSMC runs and fill-mask", async () => {
+  const { dir, heldout } = await tinyModelFolder();
+  try {
+    const options = {
+      ...defaultEvalOptions(true),
+      modelDir: dir,
+      heldoutFile: heldout,
+      heldoutPairs: 8,
+      trainSize: 32,
+      testSize: 16,
+    };
+    const report = await evaluateCourseModel(options, () => {});
+
+    // The folder holds a seed-42 init, so "pretrained" and the seed-42 baseline must agree exactly.
+    const { pretrained, random_init } = report.heldout;
+    assert.ok(report.heldout.pairs > 0 && report.heldout.pairs <= 8);
+    assert.deepEqual(pretrained, random_init);
+    assert.ok(
+      pretrained.mlm_perplexity > 1 &&
+        Number.isFinite(pretrained.mlm_perplexity),
+    );
+    assert.ok(pretrained.nsp_accuracy >= 0 && pretrained.nsp_accuracy <= 1);
+
+    assert.equal(report.nsmc.train_examples, 32);
+    assert.equal(report.nsmc.test_examples, 16);
+    assert.deepEqual(
+      report.nsmc.runs.map((r) => r.run),
+      [
+        "full_pretrained",
+        "full_random_init",
+        "features_pretrained",
+        "features_random_init",
+      ],
+    );
+    for (const run of report.nsmc.runs) {
+      assert.equal(run.steps, 2, run.run); // 32 examples / batch 16, one epoch
+      assert.ok(run.accuracy >= 0 && run.accuracy <= 1, run.run);
+      assert.ok(run.macro_f1 >= 0 && run.macro_f1 <= 1, run.run);
+      assert.ok(run.train_samples_per_second > 0, run.run);
+    }
+    const features = report.nsmc.runs.find((r) =>
+      r.run === "features_pretrained"
+    )!;
+    const full = report.nsmc.runs.find((r) => r.run === "full_pretrained")!;
+    assert.ok(features.trainable_params < full.trainable_params);
+    assert.ok(features.feature_seconds !== null);
+
+    assert.equal(report.fill_mask.length, options.fillMaskSentences.length);
+    for (const { top5 } of report.fill_mask) {
+      assert.equal(top5.length, 5);
+      for (let i = 1; i < 5; i++) assert.ok(top5[i - 1].score >= top5[i].score);
+      assert.ok(top5.every((c) => !c.sequence.includes("[MASK]")));
+    }
+    assert.equal(report.pretraining, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval_course_model: evaluation.json only for a finished model in full mode", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(reportPath({ modelDir: dir, quick: false }), undefined);
+    await Deno.writeTextFile(join(dir, "training_summary.json"), "{}");
+    assert.equal(reportPath({ modelDir: dir, quick: true }), undefined);
+    assert.equal(
+      reportPath({ modelDir: dir, quick: false }),
+      join(dir, "evaluation.json"),
+    );
+    assert.equal(
+      reportPath({ modelDir: dir, quick: true }, "x.json"),
+      resolve("x.json"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const { options } = parseEvalFlags([
+    "--model",
+    "m",
+    "--quick",
+    "--full-lr",
+    "3e-4",
+  ]);
+  assert.equal(options.modelDir, resolve("m"));
+  assert.equal(options.quick, true);
+  assert.equal(options.fullLearningRate, 3e-4);
+  assert.equal(options.trainSize, 64);
+  assert.ok(existsSync(join(TOKENIZER_DIR, "vocab.txt")));
+});

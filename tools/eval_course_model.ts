@@ -1,0 +1,484 @@
+/**
+ * Measures the course's Korean mini-BERT for its model card (models/ko-mini-bert/README.md):
+ *
+ * 1. held-out MLM/NSP (the fixed pairs and masks tools/pretrain.ts evaluates on), pretrained vs. a
+ *    randomly initialized model of the same config (seed 42);
+ * 2. transfer to NSMC sentiment: full fine-tuning and feature extraction (frozen encoder, cached
+ *    features, head only), each from the pretrained weights and from random init, with the same
+ *    data, steps, seed and hyperparameters within each pair;
+ * 3. fill-mask top-5 on a few Korean sentences.
+ *
+ *   deno run -A tools/eval_course_model.ts --model models/ko-mini-bert [--quick] [--out file.json]
+ *
+ * `<model>/evaluation.json` is written only for a finished model folder (it has
+ * `training_summary.json`) in full mode; any other run prints the JSON, or writes it to `--out`.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { initBackend } from "../lib/runtime/backend.ts";
+import { deviceReport } from "../lib/runtime/device.ts";
+import { CourseError } from "../lib/runtime/errors.ts";
+import { isQuickMode } from "../lib/runtime/mode.ts";
+import { AutoTokenizer, type BertTokenizer } from "../lib/text/mod.ts";
+import {
+  type Example,
+  loadNsmc,
+  sampleStratified,
+  tokenizeForClassification,
+} from "../lib/data/mod.ts";
+import {
+  BertConfig,
+  BertForPreTraining,
+  BertForSequenceClassification,
+} from "../lib/models/mod.ts";
+import { classificationReport, Trainer } from "../lib/train/mod.ts";
+import { pipeline } from "../lib/tasks/mod.ts";
+import {
+  DEFAULT_OPTIONS as PRETRAIN_DEFAULTS,
+  evaluate as evaluatePretraining,
+  heldoutExamples,
+  readDocuments,
+} from "./pretrain.ts";
+
+const REPO_ROOT = resolve(import.meta.dirname!, "..");
+
+export type EvalOptions = {
+  modelDir: string;
+  /** Tokenizer folder; default: the model folder, or models/ko-mini-bert for a bare checkpoint. */
+  tokenizerDir?: string;
+  /** Held-out documents in the corpus format (.cache/corpus/heldout.txt). */
+  heldoutFile: string;
+  /** Held-out pairs scored (pretrain.ts evaluates on its first 512). */
+  heldoutPairs: number;
+  trainSize: number;
+  testSize: number;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize: number;
+  maxLength: number;
+  /** Full fine-tuning peak learning rate (pretrained and random init alike). */
+  fullLearningRate: number;
+  /** Head-only learning rate for feature extraction (pretrained and random init alike). */
+  featureLearningRate: number;
+  warmupRatio: number;
+  seed: number;
+  fillMaskSentences: string[];
+  quick: boolean;
+};
+
+export const FILL_MASK_SENTENCES = [
+  "이 영화 정말 [MASK] 있어요.",
+  "배우들 연기가 [MASK].",
+  "나는 [MASK]에 가서 돈을 찾았다.",
+  "기자님 기사 좀 제대로 [MASK].",
+  "오늘 날씨가 정말 [MASK].",
+  "이 드라마 결말이 너무 [MASK].",
+];
+
+/** Full sizes are the classroom NSMC run of tools/bench_finetune.ts; quick sizes only check the code path. */
+export function defaultEvalOptions(quick: boolean): EvalOptions {
+  return {
+    modelDir: join(REPO_ROOT, "models", "ko-mini-bert"),
+    heldoutFile: join(REPO_ROOT, ".cache", "corpus", "heldout.txt"),
+    heldoutPairs: quick ? 32 : PRETRAIN_DEFAULTS.evalExamples,
+    trainSize: quick ? 64 : 2000,
+    testSize: quick ? 32 : 500,
+    epochs: quick ? 1 : 2,
+    batchSize: 16,
+    evalBatchSize: 32,
+    maxLength: 128,
+    fullLearningRate: 1e-4,
+    featureLearningRate: 2e-3,
+    warmupRatio: 0.1,
+    seed: 42,
+    fillMaskSentences: quick
+      ? FILL_MASK_SENTENCES.slice(0, 2)
+      : FILL_MASK_SENTENCES,
+    quick,
+  };
+}
+
+function requireWeights(modelDir: string): void {
+  for (const file of ["config.json", "model.safetensors"]) {
+    if (!existsSync(join(modelDir, file))) {
+      throw new CourseError(
+        "EVAL_MODEL_MISSING",
+        `${join(modelDir, file)} not found`,
+        "사전학습이 끝나 models/ko-mini-bert에 가중치가 생긴 뒤에 실행하거나, --model에 체크포인트 폴더(.cache/pretrain*/checkpoint-<step>)를 주세요.",
+      );
+    }
+  }
+}
+
+function defaultTokenizerDir(modelDir: string): string {
+  return existsSync(join(modelDir, "tokenizer.json"))
+    ? modelDir
+    : join(REPO_ROOT, "models", "ko-mini-bert");
+}
+
+type PretrainingMetrics = ReturnType<typeof evaluatePretraining>;
+
+/** Held-out MLM/NSP of the weights in `modelDir` and of a seed-42 random init of the same config. */
+export async function heldoutComparison(
+  modelDir: string,
+  tokenizer: BertTokenizer,
+  documents: string[][],
+  options: Pick<EvalOptions, "heldoutPairs" | "evalBatchSize" | "seed">,
+): Promise<{
+  pairs: number;
+  pretrained: PretrainingMetrics;
+  random_init: PretrainingMetrics;
+}> {
+  const examples = heldoutExamples(documents, tokenizer, {
+    seed: PRETRAIN_DEFAULTS.seed,
+    longSeqLength: PRETRAIN_DEFAULTS.longSeqLength,
+    evalExamples: options.heldoutPairs,
+  });
+  const score = (model: BertForPreTraining) => {
+    try {
+      return evaluatePretraining(
+        model,
+        examples,
+        tokenizer.padTokenId,
+        options.evalBatchSize,
+      );
+    } finally {
+      model.dispose();
+    }
+  };
+  const pretrained = score(
+    await BertForPreTraining.fromPretrained(modelDir, { verbose: false }),
+  );
+  const config = await BertConfig.fromPretrained(modelDir);
+  const randomInit = score(
+    new BertForPreTraining(config, { seed: options.seed }),
+  );
+  return { pairs: examples.length, pretrained, random_init: randomInit };
+}
+
+export type NsmcData = { train: Example[]; test: Example[] };
+
+/** A stratified seeded sample of NSMC train and a seeded sample of NSMC test, tokenized. */
+export async function nsmcSample(
+  tokenizer: BertTokenizer,
+  options: Pick<EvalOptions, "trainSize" | "testSize" | "seed" | "maxLength">,
+): Promise<NsmcData> {
+  const quiet = { quiet: true };
+  const train = sampleStratified(await loadNsmc("train", quiet), {
+    n: options.trainSize,
+    seed: options.seed,
+  });
+  const test = sampleStratified(await loadNsmc("test", quiet), {
+    n: options.testSize,
+    seed: options.seed,
+  });
+  const tokenize = (df: typeof train) =>
+    tokenizeForClassification(df, tokenizer, { maxLength: options.maxLength });
+  return { train: tokenize(train), test: tokenize(test) };
+}
+
+export type TransferRecipe = {
+  name: string;
+  init: "pretrained" | "random";
+  freeze: "full" | "feature_extraction";
+};
+
+export const TRANSFER_RECIPES: TransferRecipe[] = [
+  { name: "full_pretrained", init: "pretrained", freeze: "full" },
+  { name: "full_random_init", init: "random", freeze: "full" },
+  {
+    name: "features_pretrained",
+    init: "pretrained",
+    freeze: "feature_extraction",
+  },
+  {
+    name: "features_random_init",
+    init: "random",
+    freeze: "feature_extraction",
+  },
+];
+
+async function classifier(
+  modelDir: string,
+  init: TransferRecipe["init"],
+  seed: number,
+): Promise<BertForSequenceClassification> {
+  if (init === "pretrained") {
+    return await BertForSequenceClassification.fromPretrained(modelDir, {
+      num_labels: 2,
+      verbose: false,
+      seed,
+    });
+  }
+  const config = await BertConfig.fromPretrained(modelDir);
+  return new BertForSequenceClassification(
+    config.clone({ num_labels: 2 }),
+    { seed },
+  );
+}
+
+function sentimentMetrics(
+  { predictions, labels }: { predictions: unknown; labels: unknown },
+): Record<string, number> {
+  const report = classificationReport(
+    predictions as number[],
+    labels as number[],
+    2,
+  );
+  return { accuracy: report.accuracy, macro_f1: report.macroF1 };
+}
+
+/** One NSMC fine-tuning run with the course Trainer: accuracy, macro-F1 and its cost. */
+export async function transferRun(
+  recipe: TransferRecipe,
+  data: NsmcData,
+  modelDir: string,
+  options: EvalOptions,
+) {
+  const model = await classifier(modelDir, recipe.init, options.seed);
+  const trainer = new Trainer({
+    model,
+    args: {
+      numTrainEpochs: options.epochs,
+      batchSize: options.batchSize,
+      evalBatchSize: options.evalBatchSize,
+      learningRate: recipe.freeze === "full"
+        ? options.fullLearningRate
+        : options.featureLearningRate,
+      warmupRatio: options.warmupRatio,
+      weightDecay: 0.01,
+      bucketByLength: true,
+      freeze: recipe.freeze,
+      cacheFeatures: true,
+      seed: options.seed,
+      progress: false,
+    },
+    trainDataset: data.train,
+    evalDataset: data.test,
+    computeMetrics: sentimentMetrics,
+  });
+  try {
+    const started = performance.now();
+    const out = await trainer.train();
+    const trainSeconds = (performance.now() - started) / 1000;
+    const metrics = await trainer.evaluate(data.test);
+    const wallSeconds = (performance.now() - started) / 1000;
+    return {
+      run: recipe.name,
+      init: recipe.init,
+      freeze: recipe.freeze,
+      learning_rate: trainer.args.learningRate,
+      steps: out.globalStep,
+      accuracy: metrics.eval_accuracy,
+      macro_f1: metrics.eval_macro_f1,
+      eval_loss: metrics.eval_loss,
+      train_seconds: trainSeconds,
+      feature_seconds: out.featureSeconds ?? null,
+      wall_seconds: wallSeconds,
+      train_samples_per_second: data.train.length * options.epochs /
+        trainSeconds,
+      trainable_params: out.history.trainableParams["epoch 0"],
+    };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+/** Top-5 fill-mask candidates (the course `pipeline`, tfjs engine) for each sentence. */
+export async function fillMaskExamples(
+  modelDir: string,
+  tokenizer: BertTokenizer,
+  sentences: string[],
+) {
+  const fill = await pipeline("fill-mask", modelDir, {
+    engine: "tfjs",
+    tokenizer,
+  });
+  try {
+    const results = [];
+    for (const sentence of sentences) {
+      const candidates = await fill(sentence, { topK: 5 }) as {
+        token_str: string;
+        score: number;
+        sequence: string;
+      }[];
+      results.push({
+        sentence,
+        top5: candidates.map(({ token_str, score, sequence }) => ({
+          token_str,
+          score,
+          sequence,
+        })),
+      });
+    }
+    return results;
+  } finally {
+    await fill.dispose();
+  }
+}
+
+function readTrainingSummary(modelDir: string) {
+  const path = join(modelDir, "training_summary.json");
+  if (!existsSync(path)) return undefined;
+  const summary = JSON.parse(Deno.readTextFileSync(path));
+  return {
+    global_step: summary.global_step,
+    max_steps: summary.max_steps,
+    finished: summary.finished,
+    epochs: summary.epochs,
+    train_seconds: summary.train_seconds,
+    backend: summary.backend,
+    hardware: summary.hardware,
+    parameters: summary.parameters,
+    heldout_at_export: summary.heldout,
+  };
+}
+
+/** Runs all three measurements; `log` gets one line per finished part. */
+export async function evaluateCourseModel(
+  options: EvalOptions,
+  log: (line: string) => void = console.log,
+) {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  requireWeights(options.modelDir);
+  const backend = await initBackend();
+  const tokenizerDir = options.tokenizerDir ??
+    defaultTokenizerDir(options.modelDir);
+  const tokenizer = await AutoTokenizer.fromPretrained(tokenizerDir, {
+    quiet: true,
+  });
+  const timings: Record<string, number> = {};
+  const timed = async <T>(part: string, work: () => Promise<T>) => {
+    const t0 = performance.now();
+    const result = await work();
+    timings[part] = (performance.now() - t0) / 1000;
+    return result;
+  };
+
+  const heldout = await timed(
+    "heldout_seconds",
+    async () =>
+      heldoutComparison(
+        options.modelDir,
+        tokenizer,
+        await readDocuments(options.heldoutFile),
+        options,
+      ),
+  );
+  log(`held-out: ${JSON.stringify(heldout)}`);
+
+  const data = await timed(
+    "nsmc_load_seconds",
+    () => nsmcSample(tokenizer, options),
+  );
+  const transfer = [];
+  for (const recipe of TRANSFER_RECIPES) {
+    const result = await transferRun(recipe, data, options.modelDir, options);
+    log(`nsmc ${JSON.stringify(result)}`);
+    transfer.push(result);
+  }
+  timings.transfer_seconds = transfer.reduce((s, r) => s + r.wall_seconds, 0);
+
+  const fillMask = await timed(
+    "fill_mask_seconds",
+    () =>
+      fillMaskExamples(options.modelDir, tokenizer, options.fillMaskSentences),
+  );
+  for (const { sentence, top5 } of fillMask) {
+    log(
+      `${sentence} -> ${
+        top5.map((c) => `${c.token_str} ${c.score.toFixed(3)}`).join(", ")
+      }`,
+    );
+  }
+
+  return {
+    model: options.modelDir,
+    tokenizer: tokenizerDir,
+    started_at: startedAt,
+    total_seconds: (performance.now() - started) / 1000,
+    timings,
+    machine: { ...deviceReport(), backend: backend.name },
+    options: { ...options, modelDir: undefined, tokenizerDir: undefined },
+    pretraining: readTrainingSummary(options.modelDir),
+    heldout,
+    nsmc: {
+      train_examples: data.train.length,
+      test_examples: data.test.length,
+      runs: transfer,
+    },
+    fill_mask: fillMask,
+  };
+}
+
+/** Where the report goes: the model card's evaluation.json only for a finished model in full mode. */
+export function reportPath(
+  options: Pick<EvalOptions, "modelDir" | "quick">,
+  out?: string,
+): string | undefined {
+  if (out) return resolve(out);
+  const finished = existsSync(
+    join(options.modelDir, "training_summary.json"),
+  );
+  return finished && !options.quick
+    ? join(options.modelDir, "evaluation.json")
+    : undefined;
+}
+
+export function parseEvalFlags(
+  args: string[],
+): { options: EvalOptions; out?: string } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      tokenizer: { type: "string" },
+      heldout: { type: "string" },
+      quick: { type: "boolean", default: false },
+      out: { type: "string" },
+      "full-lr": { type: "string" },
+      "feature-lr": { type: "string" },
+      train: { type: "string" },
+      test: { type: "string" },
+      epochs: { type: "string" },
+    },
+  });
+  const options = defaultEvalOptions(values.quick || isQuickMode());
+  const number = (value: string | undefined, fallback: number) =>
+    value === undefined ? fallback : Number(value);
+  return {
+    options: {
+      ...options,
+      modelDir: values.model ? resolve(values.model) : options.modelDir,
+      tokenizerDir: values.tokenizer ? resolve(values.tokenizer) : undefined,
+      heldoutFile: values.heldout
+        ? resolve(values.heldout)
+        : options.heldoutFile,
+      fullLearningRate: number(values["full-lr"], options.fullLearningRate),
+      featureLearningRate: number(
+        values["feature-lr"],
+        options.featureLearningRate,
+      ),
+      trainSize: number(values.train, options.trainSize),
+      testSize: number(values.test, options.testSize),
+      epochs: number(values.epochs, options.epochs),
+    },
+    out: values.out,
+  };
+}
+
+if (import.meta.main) {
+  const { options, out } = parseEvalFlags(Deno.args);
+  const report = await evaluateCourseModel(options);
+  const json = JSON.stringify(report, null, 2) + "\n";
+  const path = reportPath(options, out);
+  if (path) {
+    await Deno.writeTextFile(path, json);
+    console.log(`wrote ${path}`);
+  } else {
+    console.log(json);
+  }
+}
