@@ -15,7 +15,8 @@ import resource
 import time
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from tokenizers import BertWordPieceTokenizer
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 from transformers import get_linear_schedule_with_warmup
 
 parser = argparse.ArgumentParser()
@@ -47,10 +48,18 @@ def read_nsmc(split, n):
 
 
 vocab = os.path.join(args.mirror, "huggingface.co/beomi/kcbert-base/resolve/main/vocab.txt")
-tokenizer = BertTokenizerFast(vocab_file=vocab, do_lower_case=False, strip_accents=False)
+# transformers 5 no longer builds a fast tokenizer from `vocab_file` alone (it silently made a
+# near-empty vocabulary), so build the WordPiece tokenizer with `tokenizers` and wrap it.
+wordpiece = BertWordPieceTokenizer(vocab, lowercase=False, strip_accents=False)
+tokenizer = PreTrainedTokenizerFast(
+    tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+)
+assert len(tokenizer) == 30000, len(tokenizer)
 train_texts, train_labels = read_nsmc("train", args.train)
 test_texts, test_labels = read_nsmc("test", args.test)
-enc = lambda texts: tokenizer(texts, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+enc = lambda texts: tokenizer(texts, padding="max_length", truncation=True, max_length=128,
+                              return_tensors="pt", return_token_type_ids=True)
 train_enc, test_enc = enc(train_texts), enc(test_texts)
 train_y, test_y = torch.tensor(train_labels), torch.tensor(test_labels)
 
@@ -62,7 +71,7 @@ def cpu_seconds():
 
 def run(name):
     torch.manual_seed(42)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=256, num_hidden_layers=4,
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=256, num_hidden_layers=4,
                         num_attention_heads=4, intermediate_size=1024, num_labels=2)
     model = BertForSequenceClassification(config)
     lr = 2e-5
