@@ -13,6 +13,7 @@ import {
   evaluateCourseModel,
   parseEvalFlags,
   reportPath,
+  resultsMarkdown,
 } from "../tools/eval_course_model.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
 
@@ -121,6 +122,12 @@ Deno.test("eval_course_model: quick run measures held-out, four NSMC runs and fi
       assert.ok(top5.every((c) => !c.sequence.includes("[MASK]")));
     }
     assert.equal(report.pretraining, undefined);
+    const card = resultsMarkdown(report);
+    assert.equal(
+      card.match(/^\| (full fine-tuning|feature extraction) \|/gm)?.length,
+      4,
+    );
+    assert.ok(card.includes(options.fillMaskSentences[0]));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -414,6 +414,55 @@ export async function evaluateCourseModel(
   };
 }
 
+type Report = Awaited<ReturnType<typeof evaluateCourseModel>>;
+
+const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+
+/** The model card's result tables (Markdown) from a report, so the card quotes the JSON exactly. */
+export function resultsMarkdown(report: Report): string {
+  const { pretrained, random_init } = report.heldout;
+  const heldoutRow = (name: string, m: PretrainingMetrics) =>
+    `| ${name} | ${percent(m.mlm_accuracy)} | ${
+      m.mlm_perplexity.toFixed(1)
+    } | ${m.mlm_loss.toFixed(3)} | ${percent(m.nsp_accuracy)} |`;
+  const transferRows = report.nsmc.runs.map((r) =>
+    `| ${r.freeze === "full" ? "full fine-tuning" : "feature extraction"} | ${
+      r.init === "pretrained" ? "ko-mini-bert" : "random init (seed 42)"
+    } | ${r.learning_rate} | ${percent(r.accuracy)} | ${
+      percent(r.macro_f1)
+    } | ${r.wall_seconds.toFixed(0)} | ${
+      r.train_samples_per_second.toFixed(1)
+    } |`
+  );
+  const fillRows = report.fill_mask.map(({ sentence, top5 }) =>
+    `| ${sentence} | ${
+      top5.map((c) => `${c.token_str} (${c.score.toFixed(3)})`).join(", ")
+    } |`
+  );
+  return [
+    `Held-out pretraining objectives (${report.heldout.pairs} pairs):`,
+    "",
+    "| model | masked-token top-1 | MLM perplexity | MLM loss | NSP accuracy |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    heldoutRow("ko-mini-bert", pretrained),
+    heldoutRow("random init (seed 42)", random_init),
+    "",
+    `NSMC: ${report.nsmc.train_examples} train reviews (stratified, seed ${report.options.seed}), ` +
+    `${report.nsmc.test_examples} test reviews, ${report.options.epochs} epochs, batch ${report.options.batchSize}:`,
+    "",
+    "| method | initial weights | learning rate | accuracy | macro-F1 | wall s | train samples/s |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ...transferRows,
+    "",
+    "fill-mask (top 5, probability):",
+    "",
+    "| input | top 5 |",
+    "| --- | --- |",
+    ...fillRows,
+    "",
+  ].join("\n");
+}
+
 /** Where the report goes: the model card's evaluation.json only for a finished model in full mode. */
 export function reportPath(
   options: Pick<EvalOptions, "modelDir" | "quick">,
@@ -470,7 +519,10 @@ export function parseEvalFlags(
   };
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === "--card") {
+  // deno run -A tools/eval_course_model.ts --card models/ko-mini-bert/evaluation.json
+  console.log(resultsMarkdown(JSON.parse(Deno.readTextFileSync(Deno.args[1]))));
+} else if (import.meta.main) {
   const { options, out } = parseEvalFlags(Deno.args);
   const report = await evaluateCourseModel(options);
   const json = JSON.stringify(report, null, 2) + "\n";
