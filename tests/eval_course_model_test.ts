@@ -159,7 +159,7 @@ Deno.test("eval_course_model: evaluation.json only for a finished model in full 
   ]);
   assert.equal(options.modelDir, resolve("m"));
   assert.equal(options.quick, true);
-  assert.equal(options.fullLearningRate, 3e-4);
+  assert.equal(options.fullLearningRate, 5e-5);
   assert.equal(options.trainSize, 64);
   assert.ok(existsSync(join(TOKENIZER_DIR, "vocab.txt")));
 });
