@@ -155,7 +155,7 @@ Deno.test("eval_course_model: evaluation.json only for a finished model in full 
     "m",
     "--quick",
     "--full-lr",
-    "3e-4",
+    "5e-5",
   ]);
   assert.equal(options.modelDir, resolve("m"));
   assert.equal(options.quick, true);
