@@ -122,6 +122,7 @@ Deno.test("eval_course_model: quick run measures held-out, four NSMC runs and fi
       assert.ok(top5.every((c) => !c.sequence.includes("[MASK]")));
     }
     assert.equal(report.pretraining, undefined);
+    assert.match(report.weights_sha256, /^[0-9a-f]{64}$/);
     const card = resultsMarkdown(report);
     assert.equal(
       card.match(/^\| (full fine-tuning|feature extraction) \|/gm)?.length,

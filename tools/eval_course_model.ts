@@ -13,7 +13,8 @@
  * `<model>/evaluation.json` is written only for a finished model folder (it has
  * `training_summary.json`) in full mode; any other run prints the JSON, or writes it to `--out`.
  */
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/runtime/backend.ts";
@@ -322,6 +323,13 @@ export async function fillMaskExamples(
   }
 }
 
+/** Identifies the measured weights, so a report can be matched to a copy of the folder. */
+function weightsSha256(modelDir: string): string {
+  return createHash("sha256").update(
+    readFileSync(join(modelDir, "model.safetensors")),
+  ).digest("hex");
+}
+
 function readTrainingSummary(modelDir: string) {
   const path = join(modelDir, "training_summary.json");
   if (!existsSync(path)) return undefined;
@@ -400,6 +408,7 @@ export async function evaluateCourseModel(
 
   return {
     model: options.modelDir,
+    weights_sha256: weightsSha256(options.modelDir),
     tokenizer: tokenizerDir,
     started_at: startedAt,
     total_seconds: (performance.now() - started) / 1000,
