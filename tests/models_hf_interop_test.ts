@@ -9,7 +9,16 @@ import {
   BertForPreTraining,
   BertForSequenceClassification,
 } from "../lib/models/mod.ts";
-import { assertClose, REPO_ROOT, useBackend } from "./models_util.ts";
+import { join } from "node:path";
+import { SeededRandom } from "../lib/runtime/random.ts";
+import { Trainer } from "../lib/train/trainer.ts";
+import type { Example } from "../lib/train/types.ts";
+import {
+  assertClose,
+  FIXTURE_DIR,
+  REPO_ROOT,
+  useBackend,
+} from "./models_util.ts";
 
 const PYTHON = `${REPO_ROOT}.venv/bin/python`;
 
@@ -131,5 +140,69 @@ Deno.test({
       }
       model.dispose();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "a model fine-tuned by the Trainer loads in HF AutoModelForSequenceClassification with the same logits",
+  ignore: !available,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await useBackend("cpu");
+    const model = await BertForSequenceClassification.fromPretrained(
+      FIXTURE_DIR,
+      { num_labels: 2, id2label: { 0: "부정", 1: "긍정" }, verbose: false },
+    );
+    const before = model.namedParameters().get("classifier.weight")!
+      .dataSync().slice();
+    const rng = new SeededRandom(3);
+    const examples: Example[] = Array.from({ length: 32 }, () => {
+      const body = Array.from(
+        { length: 2 + rng.int(6) },
+        () => 5 + rng.int(100),
+      );
+      return { input_ids: [2, ...body, 3], label: rng.int(2) };
+    });
+    const outputDir = await Deno.makeTempDir({ prefix: "hf_finetuned_" });
+    await new Trainer({
+      model,
+      args: {
+        batchSize: 8,
+        learningRate: 1e-3,
+        numTrainEpochs: 2,
+        progress: false,
+        seed: 1,
+      },
+      trainDataset: examples,
+    }).train();
+    const after = model.namedParameters().get("classifier.weight")!.dataSync();
+    assert.ok(
+      after.some((value, i) => value !== before[i]),
+      "training must have moved the classifier",
+    );
+    const dir = join(outputDir, "final");
+    await model.savePretrained(dir);
+    const input_ids = [[2, 11, 17, 4, 3, 0], [2, 40, 41, 42, 43, 3]];
+    const attention_mask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]];
+    const hf = await runHf({
+      class: "AutoModelForSequenceClassification",
+      dir,
+      input_ids,
+      attention_mask,
+      outputs: ["logits"],
+    });
+    assert.deepEqual(hf.info.missing_keys, []);
+    assert.deepEqual(hf.info.unexpected_keys, []);
+    assert.deepEqual(hf.id2label, { 0: "부정", 1: "긍정" });
+    tf.tidy(() => {
+      const out = model.forward({
+        input_ids: tf.tensor2d(input_ids, undefined, "int32"),
+        attention_mask: tf.tensor2d(attention_mask, undefined, "int32"),
+      });
+      assertClose(out.logits!.dataSync(), hf.logits, "fine-tuned logits");
+    });
+    model.dispose();
   },
 });
