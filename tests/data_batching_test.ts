@@ -2,7 +2,7 @@
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   batchIndices,
@@ -14,11 +14,10 @@ import {
 } from "../lib/data/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
+import { MIRROR } from "./test_paths.ts";
 
 await tf.setBackend("cpu");
-const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const mirror = Deno.env.get("COURSE_MIRROR") ??
-  join(repoRoot, "../shared/mirror");
+const mirror = MIRROR;
 const tokenizer = await AutoTokenizer.fromPretrained(
   join(mirror, "raw.githubusercontent.com/KPFBERT/kpfbert/main"),
 );

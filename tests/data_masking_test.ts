@@ -1,6 +1,6 @@
 // MLM masking and NSP pairs: the rates BERT's paper prescribes, checked statistically.
 import assert from "node:assert/strict";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   makeNspExamples,
   maskOptionsFrom,
@@ -8,10 +8,9 @@ import {
 } from "../lib/data/mod.ts";
 import { SeededRandom } from "../lib/runtime/random.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
+import { MIRROR } from "./test_paths.ts";
 
-const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const mirror = Deno.env.get("COURSE_MIRROR") ??
-  join(repoRoot, "../shared/mirror");
+const mirror = MIRROR;
 const tokenizer = await AutoTokenizer.fromPretrained(
   join(mirror, "raw.githubusercontent.com/KPFBERT/kpfbert/main"),
 );

@@ -1,7 +1,7 @@
 // NER label alignment (KLUE-NER, one character per line) and QA sliding-window features.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   alignWordLabels,
   bestAnswerSpan,
@@ -11,10 +11,9 @@ import {
 } from "../lib/data/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
+import { MIRROR } from "./test_paths.ts";
 
-const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const mirror = Deno.env.get("COURSE_MIRROR") ??
-  join(repoRoot, "../shared/mirror");
+const mirror = MIRROR;
 const tokenizer = await AutoTokenizer.fromPretrained(
   join(mirror, "raw.githubusercontent.com/KPFBERT/kpfbert/main"),
 );

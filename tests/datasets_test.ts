@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   HATE_LABELS,
   KLUE_NER_TAGS,
@@ -25,11 +24,8 @@ import {
   urlToRelativePath,
 } from "../lib/hub/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
+import { MIRROR, REPO_ROOT } from "./test_paths.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
-const MIRROR = Deno.env.get("COURSE_MIRROR")
-  ? resolve(Deno.env.get("COURSE_MIRROR")!)
-  : resolve(REPO_ROOT, "../shared/mirror");
 // Loaders read through the hub; point it at the mirror and keep the test off the network.
 Deno.env.set("COURSE_MIRROR", MIRROR);
 Deno.env.set("COURSE_OFFLINE", "1");

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   cacheStatus,
   hubUrl,
@@ -14,11 +13,7 @@ import {
   urlToRelativePath,
 } from "../lib/hub/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
-
-const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
-const MIRROR = Deno.env.get("COURSE_MIRROR")
-  ? resolve(Deno.env.get("COURSE_MIRROR")!)
-  : resolve(REPO_ROOT, "../shared/mirror");
+import { MIRROR } from "./test_paths.ts";
 
 const sha256 = (bytes: Uint8Array | string) =>
   createHash("sha256").update(bytes).digest("hex");

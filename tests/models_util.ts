@@ -2,11 +2,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { fileURLToPath } from "node:url";
 
-export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
-export const MIRROR = Deno.env.get("COURSE_MIRROR") ??
-  `${REPO_ROOT}../shared/mirror`;
+import { MIRROR, REPO_ROOT } from "./test_paths.ts";
+export { MIRROR, REPO_ROOT };
 export const FIXTURE_DIR = Deno.env.get("COURSE_FIXTURES")
   ? `${Deno.env.get("COURSE_FIXTURES")}/hf-bert-tiny`
   : `${REPO_ROOT}../shared/fixtures/hf-bert-tiny`;

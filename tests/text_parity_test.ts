@@ -3,16 +3,16 @@
 // (tools/tokenizer_reference.py -> tests/fixtures/tokenizer_reference.json), so CI needs no Python.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   AutoTokenizer,
   type BertTokenizer,
   type Offset,
 } from "../lib/text/mod.ts";
+import { MIRROR, REPO_ROOT } from "./test_paths.ts";
 
-const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const mirror = Deno.env.get("COURSE_MIRROR") ??
-  join(repoRoot, "../shared/mirror");
+const repoRoot = REPO_ROOT;
+const mirror = MIRROR;
 const tinyFixture = join(repoRoot, "../shared/fixtures/hf-bert-tiny");
 const reference = JSON.parse(
   readFileSync(

@@ -3,14 +3,14 @@ import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { AutoTokenizer, BertTokenizer } from "../lib/text/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
+import { MIRROR, REPO_ROOT } from "./test_paths.ts";
 
-const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const mirror = Deno.env.get("COURSE_MIRROR") ??
-  join(repoRoot, "../shared/mirror");
+const repoRoot = REPO_ROOT;
+const mirror = MIRROR;
 const KPF = join(mirror, "raw.githubusercontent.com/KPFBERT/kpfbert/main");
 const TINY = join(repoRoot, "../shared/fixtures/hf-bert-tiny");
 
