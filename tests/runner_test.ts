@@ -94,3 +94,25 @@ Deno.test("runner reports a missing notebook and bad arguments", async () => {
   const bad = await runNotebooks([LATE, FAILING, "--output", "x.ipynb"]);
   assert.equal(bad.code, 2);
 });
+
+Deno.test("a display updated in place after stream output keeps one output (CI regression)", async () => {
+  // nbclient finds an updated display by its output index; merging the two
+  // stream chunks before the update arrived once broke the runner (IndexError).
+  const dir = await Deno.makeTempDir();
+  const executed = join(dir, "display_update.ipynb");
+  const result = await runNotebooks([
+    join(FIXTURES, "display_update.ipynb"),
+    "--output",
+    executed,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const notebook: Notebook = JSON.parse(await Deno.readTextFile(executed));
+  const outputs = notebook.cells[1].outputs ?? [];
+  assert.deepEqual(outputs.map((output) => output.output_type), [
+    "stream",
+    "display_data",
+  ]);
+  assert.match(outputText(outputs[0]), /first line\nsecond line/);
+  assert.equal(outputText(outputs[1]), "progress 100%");
+  await Deno.remove(dir, { recursive: true });
+});

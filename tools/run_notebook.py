@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 import warnings
 from pathlib import Path
@@ -97,7 +98,9 @@ class LateOutputClient(NotebookClient):
             raise
         if cell.cell_type == "code" and cell.source.strip():
             await self._drain_late_outputs()
-            cell.outputs = merge_adjacent_streams(cell.outputs)
+        # Adjacent stream chunks are merged only once every cell has run (see run_notebook):
+        # nbclient remembers display ids by output index, and a progress bar updated later
+        # (even from a later cell) must still find its output at that index.
         return cell
 
 
@@ -179,6 +182,13 @@ def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) ->
     except (CellExecutionError, DeadKernelError) as error:
         ok = False
         print(f"FAILED {path}: {describe_failure(nb, error)}", file=sys.stderr)
+    except Exception as error:  # a runner or kernel-protocol fault: still report which cell, keep the copy
+        ok = False
+        print(f"FAILED {path}: the runner itself broke ({type(error).__name__}) while executing:\n"
+              f"{describe_failure(nb, error)}\n{traceback.format_exc()}", file=sys.stderr)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merge_adjacent_streams(cell.get("outputs", []))
     for cell in nb.cells:
         cell.get("metadata", {}).pop("_failed", None)
     elapsed = time.monotonic() - started
