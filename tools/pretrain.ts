@@ -89,6 +89,11 @@ export type PretrainOptions = {
   maxDocuments?: number;
   /** Stop this run at this step (checkpoint and export as when time is up); the schedule still ends at maxSteps. */
   stopAtStep?: number;
+  /**
+   * Start from these weights (a model folder or checkpoint) instead of a random init: a new run
+   * with its own schedule and fresh AdamW moments. Ignored once `outputDir` holds a checkpoint.
+   */
+  initFrom?: string;
   quiet: boolean;
 };
 
@@ -483,6 +488,12 @@ export async function pretrain(options: PretrainOptions) {
     log(
       `resumed from ${resumeFrom} (step ${state.global_step}, epoch ${state.epoch})`,
     );
+  } else if (options.initFrom) {
+    await restoreModelWeights(
+      model as unknown as TrainableModel,
+      options.initFrom,
+    );
+    log(`weights initialised from ${options.initFrom}`);
   }
   log(
     `backend ${backend.name}, ${model.countParameters().total.toLocaleString()} parameters, ` +
@@ -749,6 +760,7 @@ const FLAG_NAMES: Record<string, keyof PretrainOptions> = {
   "--intermediate": "intermediate",
   "--max-documents": "maxDocuments",
   "--stop-at-step": "stopAtStep",
+  "--init-from": "initFrom",
 };
 
 export function parsePretrainFlags(args: string[]): PretrainOptions {
@@ -768,10 +780,9 @@ export function parsePretrainFlags(args: string[]): PretrainOptions {
       );
     }
     const isText = typeof DEFAULT_OPTIONS[key] === "string" ||
-      key === "backend";
-    options[key] = isText
-      ? (key.endsWith("Dir") ? resolve(value) : value)
-      : Number(value);
+      key === "backend" || key === "initFrom";
+    const isPath = key.endsWith("Dir") || key === "initFrom";
+    options[key] = isText ? (isPath ? resolve(value) : value) : Number(value);
     i++;
   }
   return options as PretrainOptions;
