@@ -9,7 +9,7 @@ import {
   type ProgressState,
   renderHtml,
   renderTextLine,
-} from "../lib/viz/progress.ts";
+} from "../lib/train/progress.ts";
 import {
   confusionMatrixFigure,
   lossCurveFigure,

@@ -5,7 +5,7 @@
 import { CourseError } from "../runtime/errors.ts";
 import { checkFreezeStrategy, type FreezeStrategy } from "./freeze.ts";
 import type { LrSchedulerType } from "./schedules.ts";
-import type { ProgressMode } from "../viz/progress.ts";
+import type { ProgressMode } from "./progress.ts";
 
 export type IntervalStrategy = "no" | "steps" | "epoch";
 

@@ -55,3 +55,4 @@ export {
   weightMovement,
   type WeightSnapshot,
 } from "./weight_movement.ts";
+export * from "./progress.ts";

@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import { CourseError } from "../runtime/errors.ts";
 import { getRandom, SeededRandom, setSeed } from "../runtime/random.ts";
-import { ProgressDisplay, type ProgressState } from "../viz/progress.ts";
+import { ProgressDisplay, type ProgressState } from "./progress.ts";
 import { AdamW } from "./adamw.ts";
 import {
   resolveArguments,

@@ -3,8 +3,8 @@
  * line redrawn with `\r`, in a pipe (CI logs) an occasional plain line. Updates are throttled, so
  * a fast loop does not flood the notebook.
  *
- * This module imports nothing from other lib layers on purpose: lib/train uses it, and keeping it a
- * leaf means that does not pull the rest of lib/viz into the training layer.
+ * It lives in lib/train (not lib/viz) because the Trainer draws it: a lower layer never imports a
+ * higher one. It imports nothing else from lib; lib/viz re-exports it for notebooks.
  */
 
 export interface ProgressState {
