@@ -213,6 +213,33 @@ Deno.test("parsePretrainFlags reads numbers and paths and rejects unknown flags"
   assert.equal(options.outputDir, resolve("x"));
   assert.equal(options.quiet, true);
   assert.throws(() => parsePretrainFlags(["--nope", "1"]), /unknown/);
+  const continued = parsePretrainFlags([
+    "--init-from",
+    "ckpt",
+    "--mlm-probability",
+    "0.3",
+    "--no-dropout",
+  ]);
+  assert.equal(continued.initFrom, resolve("ckpt"));
+  assert.equal(continued.mlmProbability, 0.3);
+  assert.equal(continued.noDropout, true);
+  assert.equal(options.noDropout, false);
+  assert.equal(options.mlmProbability, 0.15);
+});
+
+Deno.test("maskedExamples chooses about mlmProbability of the tokens", () => {
+  const ids =
+    tokenizer("이 영화 정말 재미있어요 배우들 연기도 좋고 음악도 좋았다")
+      .input_ids;
+  const examples = Array.from({ length: 200 }, () => ({ input_ids: ids }));
+  const share = (p: number) => {
+    const masked = maskedExamples(examples, tokenizer, 1, p);
+    const chosen = masked.flatMap((e) => e.labels as number[])
+      .filter((l) => l !== -100).length;
+    return chosen / (examples.length * (ids.length - 2));
+  };
+  assert.ok(Math.abs(share(0.15) - 0.15) < 0.03, `${share(0.15)}`);
+  assert.ok(Math.abs(share(0.3) - 0.3) < 0.03, `${share(0.3)}`);
 });
 
 Deno.test({
