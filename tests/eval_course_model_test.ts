@@ -78,6 +78,7 @@ Deno.test("eval_course_model: quick run measures held-out, four NSMC runs and fi
       heldoutPairs: 8,
       trainSize: 32,
       testSize: 16,
+      featureEpochs: 2,
     };
     const report = await evaluateCourseModel(options, () => {});
 
@@ -103,7 +104,9 @@ Deno.test("eval_course_model: quick run measures held-out, four NSMC runs and fi
       ],
     );
     for (const run of report.nsmc.runs) {
-      assert.equal(run.steps, 2, run.run); // 32 examples / batch 16, one epoch
+      // 32 examples / batch 16: one epoch of full fine-tuning, two of the cheap head-only runs.
+      assert.equal(run.steps, run.freeze === "full" ? 2 : 4, run.run);
+      assert.equal(run.epochs, run.freeze === "full" ? 1 : 2, run.run);
       assert.ok(run.accuracy >= 0 && run.accuracy <= 1, run.run);
       assert.ok(run.macro_f1 >= 0 && run.macro_f1 <= 1, run.run);
       assert.ok(run.train_samples_per_second > 0, run.run);
