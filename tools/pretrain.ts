@@ -4,12 +4,21 @@
  *
  *   deno task pretrain --minutes 480 --max-steps 30000
  *   deno run -A tools/pretrain.ts --minutes 5 --max-steps 200      (a short check)
+ *   deno task pretrain --minutes 480 --max-steps 30000 --workers 2  (on two CPU cores)
  *
  * Resumable: every `--save-minutes` (and when the time budget ends) it writes
  * `<out>/checkpoint-<step>/` (model, AdamW moments, data position); a new run continues from the
  * newest one. The learning-rate schedule is defined by `--max-steps`, so a run cut into pieces by
  * `--minutes` trains exactly as one long run. Sequence length is 64 for the first 90% of steps and
  * 128 for the rest, as BERT did (most of our documents are short reviews and comments).
+ *
+ * `--workers N` trains on N CPU cores (tfjs's wasm backend uses one): synchronous data parallelism
+ * over N Workers holding identical replicas, each computing the gradients of a slice of every
+ * batch; their sum (each slice's loss weighted by its share of the masked tokens and pairs, so the
+ * sum is the full-batch gradient) is applied by every replica (tools/pretrain_parallel.ts,
+ * tools/pretrain_worker.ts). The default, 1, trains in this thread. Checkpoints are the same either
+ * way, so a run can resume with another `--workers`. Only dropout masks differ (drawn per slice),
+ * so N workers train as well as one, not bit for bit the same run.
  *
  * Why the loss is computed here and not by `BertForPreTraining.forward`: HF's head scores all
  * positions against the whole vocabulary, but only the ~15% masked positions count. Scoring only
@@ -47,9 +56,15 @@ import {
   readCheckpoint,
   restoreModelWeights,
 } from "../lib/train/mod.ts";
-import { rotateCheckpoints, saveCheckpoint } from "../lib/train/checkpoint.ts";
+import {
+  type CheckpointParts,
+  rotateCheckpoints,
+  saveCheckpoint,
+} from "../lib/train/checkpoint.ts";
 import type { TrainableModel } from "../lib/train/types.ts";
 import { parseDocuments } from "./build_corpus.ts";
+// pretrain_parallel.ts imports this module back; neither uses the other's values while loading.
+import { WorkerReplicas } from "./pretrain_parallel.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");
 
@@ -104,6 +119,11 @@ export type PretrainOptions = {
    * Goldstein (2022, "Cramming") drop it for short pretraining budgets, where nothing overfits.
    */
   noDropout: boolean;
+  /**
+   * Workers training data-parallel, one CPU core each (1: train in this thread). The batch is
+   * split among them, so the result is the same batch size's training, faster.
+   */
+  workers: number;
   quiet: boolean;
 };
 
@@ -137,6 +157,7 @@ export const DEFAULT_OPTIONS: PretrainOptions = {
   maxPositions: 128,
   mlmProbability: 0.15,
   noDropout: false,
+  workers: 1,
   quiet: false,
 };
 
@@ -166,6 +187,16 @@ export function sequenceLengthAt(
 function derivedSeed(seed: number, purpose: number, n: number): number {
   return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(purpose + 1, 0x85ebca6b) ^
     Math.imul(n + 1, 0xc2b2ae35)) | 0;
+}
+
+/**
+ * The dropout seed of a step (and, with `--workers`, of a worker's slice of the batch): worker 0
+ * uses the single-process seed, the others their own, so no two slices share masks.
+ */
+export function dropoutSeed(seed: number, step: number, rank = 0): number {
+  return rank === 0
+    ? derivedSeed(seed, 4, step)
+    : derivedSeed(seed, 4, derivedSeed(step, 5, rank));
 }
 
 /**
@@ -239,8 +270,11 @@ export function maskedExamples(
   });
 }
 
+/** What building the model needs from the tokenizer (sent to Workers instead of the tokenizer). */
+export type Vocabulary = Pick<BertTokenizer, "vocabSize" | "padTokenId">;
+
 export function buildModel(
-  tokenizer: BertTokenizer,
+  tokenizer: Vocabulary,
   options: PretrainOptions,
 ): BertForPreTraining {
   const config = new BertConfig({
@@ -256,14 +290,19 @@ export function buildModel(
   return new BertForPreTraining(config, { seed: options.seed });
 }
 
+/** Scales of the MLM and NSP terms of a loss: a worker's share of its batch (tools/pretrain_parallel.ts). */
+export type LossWeights = { mlm: number; nsp: number };
+
 /**
  * MLM + NSP loss with the MLM head applied to masked positions only. Returns the loss (a scalar
  * for gradients) and kept per-batch statistics [mlmLossSum, mlmCorrect, mlmCount, nspLoss, nspCorrect].
+ * With `weights` the loss is `weights.mlm * mlm + weights.nsp * nsp` (the statistics are unscaled).
  */
 export function pretrainingLoss(
   model: BertForPreTraining,
   batch: Batch,
   training: boolean,
+  weights?: LossWeights,
 ): { loss: tf.Scalar; stats: tf.Tensor1D } {
   // Masked positions are read from the labels on the host: they are inputs, not part of the graph.
   const labelValues = batch.labels!.dataSync();
@@ -311,11 +350,14 @@ export function pretrainingLoss(
       nspLoss,
       nspCorrect,
     ]) as tf.Tensor1D;
-    return { loss: tf.add(mlmLoss, nspLoss) as tf.Scalar, stats };
+    const loss = weights
+      ? tf.add(tf.mul(mlmLoss, weights.mlm), tf.mul(nspLoss, weights.nsp))
+      : tf.add(mlmLoss, nspLoss);
+    return { loss: loss as tf.Scalar, stats };
   });
 }
 
-function statsFrom(
+export function statsFrom(
   values: Float32Array | Int32Array | Uint8Array,
   batchSize: number,
 ): BatchStats {
@@ -333,7 +375,7 @@ function statsFrom(
   };
 }
 
-function addStats(total: BatchStats, add: BatchStats): BatchStats {
+export function addStats(total: BatchStats, add: BatchStats): BatchStats {
   return {
     loss: total.loss + add.loss,
     mlmLoss: total.mlmLoss + add.mlmLoss,
@@ -345,7 +387,7 @@ function addStats(total: BatchStats, add: BatchStats): BatchStats {
   };
 }
 
-const EMPTY_STATS: BatchStats = {
+export const EMPTY_STATS: BatchStats = {
   loss: 0,
   mlmLoss: 0,
   nspLoss: 0,
@@ -389,15 +431,22 @@ export function heldoutExamples(
   ).sort((a, b) => a.input_ids.length - b.input_ids.length);
 }
 
-export function evaluate(
+export function chunksOf<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) {
+    chunks.push(items.slice(start, start + size));
+  }
+  return chunks;
+}
+
+/** Summed stats of `chunks`, each one batch, without dropout or update. */
+export function evaluationStats(
   model: BertForPreTraining,
-  examples: Example[],
+  chunks: Example[][],
   padTokenId: number,
-  batchSize: number,
-) {
+): BatchStats {
   let total = { ...EMPTY_STATS };
-  for (let start = 0; start < examples.length; start += batchSize) {
-    const chunk = examples.slice(start, start + batchSize);
+  for (const chunk of chunks) {
     const batch = collate(chunk, { padTokenId });
     try {
       const { loss, stats } = pretrainingLoss(model, batch, false);
@@ -407,7 +456,18 @@ export function evaluate(
       disposeBatch(batch);
     }
   }
-  return summarize(total);
+  return total;
+}
+
+export function evaluate(
+  model: BertForPreTraining,
+  examples: Example[],
+  padTokenId: number,
+  batchSize: number,
+) {
+  return summarize(
+    evaluationStats(model, chunksOf(examples, batchSize), padTokenId),
+  );
 }
 
 type TrainerState = {
@@ -452,10 +512,231 @@ function copyTokenizerFiles(from: string, to: string): void {
   }
 }
 
+/** Where a replica's weights come from besides `options.seed`: a checkpoint to resume, or `--init-from`. */
+export type ReplicaSource = { resumeFrom?: string; initFrom?: string };
+
+/** A checkpoint's parts other than the model and optimizer, which the replica holding them adds. */
+export type CheckpointState = Omit<CheckpointParts, "model" | "optimizer">;
+
+/**
+ * The model and its AdamW state. `--workers 1` trains one in this thread; `--workers N` keeps N
+ * identical ones, one per Worker (tools/pretrain_worker.ts).
+ */
+export class Replica {
+  readonly params: Map<string, tf.Variable>;
+  /** Parameter names in a fixed order (the order of flattened gradients between Workers). */
+  readonly names: string[];
+  private readonly variables: tf.Variable[];
+
+  private constructor(
+    readonly model: BertForPreTraining,
+    readonly optimizer: AdamW,
+  ) {
+    this.params = model.namedParameters();
+    this.names = [...this.params.keys()];
+    this.variables = this.names.map((name) => this.params.get(name)!);
+  }
+
+  /**
+   * A model initialised from `options.seed`, then given a checkpoint's weights and AdamW moments
+   * (`resumeFrom`) or only weights (`initFrom`: a new run, fresh moments).
+   */
+  static async create(
+    vocabulary: Vocabulary,
+    options: PretrainOptions,
+    source: ReplicaSource = {},
+  ): Promise<Replica> {
+    const model = buildModel(vocabulary, options);
+    const optimizer = new AdamW({
+      learningRate: options.learningRate,
+      weightDecay: options.weightDecay,
+    });
+    const replica = new Replica(model, optimizer);
+    if (source.resumeFrom) {
+      const checkpoint = await readCheckpoint(source.resumeFrom);
+      await restoreModelWeights(
+        model as unknown as TrainableModel,
+        source.resumeFrom,
+      );
+      optimizer.loadStateDict(checkpoint.optimizer);
+    } else if (source.initFrom) {
+      await restoreModelWeights(
+        model as unknown as TrainableModel,
+        source.initFrom,
+      );
+    }
+    return replica;
+  }
+
+  /**
+   * Loss and gradients of one batch. Gradients are keyed by parameter name (one outside the graph
+   * has none); `stats` is pretrainingLoss's. The caller disposes both.
+   */
+  gradients(
+    batch: Batch,
+    options: { training: boolean; dropoutSeed: number; weights?: LossWeights },
+  ): { grads: Map<string, tf.Tensor>; stats: tf.Tensor1D } {
+    reseedDropout(this.model, options.dropoutSeed);
+    let kept: tf.Tensor1D | undefined;
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const { loss, stats } = pretrainingLoss(
+          this.model,
+          batch,
+          options.training,
+          options.weights,
+        );
+        kept = tf.keep(stats);
+        return loss;
+      }, this.variables);
+      value.dispose();
+      const named = new Map<string, tf.Tensor>();
+      this.names.forEach((name, i) => {
+        const grad = grads[this.variables[i].name];
+        if (grad) named.set(name, grad);
+      });
+      return { grads: named, stats: kept! };
+    } catch (error) {
+      kept?.dispose();
+      throw error;
+    }
+  }
+
+  /** Global-norm clipping and one AdamW step; disposes `grads`. */
+  apply(
+    grads: Map<string, tf.Tensor>,
+    maxGradNorm: number,
+    learningRate: number,
+  ): void {
+    const { grads: clipped, norm } = clipByGlobalNorm(grads, maxGradNorm);
+    try {
+      this.optimizer.applyGradients(this.params, clipped, learningRate);
+    } finally {
+      tf.dispose([
+        norm,
+        ...grads.values(),
+        ...(clipped === grads ? [] : [...clipped.values()]),
+      ]);
+    }
+  }
+
+  evaluationStats(chunks: Example[][], padTokenId: number): BatchStats {
+    return evaluationStats(this.model, chunks, padTokenId);
+  }
+
+  async save(
+    outputDir: string,
+    step: number,
+    parts: CheckpointState,
+    saveTotalLimit: number,
+  ): Promise<void> {
+    await saveCheckpoint(outputDir, step, {
+      model: this.model as unknown as TrainableModel,
+      optimizer: this.optimizer,
+      ...parts,
+    });
+    await rotateCheckpoints(outputDir, saveTotalLimit);
+  }
+
+  /** The Hugging Face folder's weights and config (the caller adds tokenizer and summary). */
+  async exportTo(dir: string, dtype: PretrainOptions["exportDtype"]) {
+    await Deno.mkdir(dir, { recursive: true });
+    await this.model.savePretrained(dir, { dtype });
+  }
+
+  /** SHA-256 of all parameters in order: equal hashes mean bit-identical weights. */
+  async parameterHash(): Promise<string> {
+    const flat = tf.tidy(() =>
+      tf.concat(this.variables.map((v) => tf.reshape(v, [-1])))
+    );
+    const data = Float32Array.from(await flat.data());
+    flat.dispose();
+    const digest = await crypto.subtle.digest("SHA-256", data);
+    return Array.from(
+      new Uint8Array(digest),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+/**
+ * What the training loop asks of whoever holds the model: this thread (`--workers 1`), or N Workers
+ * (`WorkerReplicas` in tools/pretrain_parallel.ts).
+ */
+export interface Replicas {
+  readonly backend: string;
+  readonly parameters: number;
+  /** One optimizer step on a batch; resolves with the batch's summed stats. */
+  step(
+    chunk: Example[],
+    step: number,
+    learningRate: number,
+  ): Promise<BatchStats>;
+  /** Summed stats of `examples` in batches of `--batch-size`. */
+  evaluate(examples: Example[]): Promise<BatchStats>;
+  save(step: number, parts: CheckpointState): Promise<void>;
+  exportTo(dir: string): Promise<void>;
+  /** tfjs tensors alive (one replica): a growing count in the log means a leak. */
+  tensors(): number;
+  /** Milliseconds per step spent on each part of a data-parallel step, for the log. */
+  timings?(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+async function localReplicas(
+  options: PretrainOptions,
+  tokenizer: BertTokenizer,
+  source: ReplicaSource,
+): Promise<Replicas> {
+  const backend = await initBackend(options.backend);
+  const replica = await Replica.create(tokenizer, options, source);
+  const padTokenId = tokenizer.padTokenId;
+  return {
+    backend: backend.name,
+    parameters: replica.model.countParameters().total,
+    async step(chunk, step, learningRate) {
+      const batch = collate(chunk, { padTokenId });
+      try {
+        const { grads, stats } = replica.gradients(batch, {
+          training: !options.noDropout,
+          dropoutSeed: dropoutSeed(options.seed, step),
+        });
+        try {
+          replica.apply(grads, options.maxGradNorm, learningRate);
+          return statsFrom(await stats.data(), chunk.length);
+        } finally {
+          stats.dispose();
+        }
+      } finally {
+        disposeBatch(batch);
+      }
+    },
+    evaluate: (examples) =>
+      Promise.resolve(
+        replica.evaluationStats(
+          chunksOf(examples, options.batchSize),
+          padTokenId,
+        ),
+      ),
+    save: (step, parts) =>
+      replica.save(options.outputDir, step, parts, options.saveTotalLimit),
+    exportTo: (dir) => replica.exportTo(dir, options.exportDtype),
+    tensors: () => tf.memory().numTensors,
+    close() {
+      replica.dispose();
+      return Promise.resolve();
+    },
+  };
+}
+
 /** Runs (or continues) pretraining until `maxSteps` or the time budget; returns the training summary. */
 export async function pretrain(options: PretrainOptions) {
   const log = (message: string) => options.quiet || console.log(message);
-  const backend = await initBackend(options.backend);
   const tokenizer = await AutoTokenizer.fromPretrained(options.tokenizerDir, {
     quiet: true,
   });
@@ -471,14 +752,6 @@ export async function pretrain(options: PretrainOptions) {
     tokenizer,
     options,
   );
-  const model = buildModel(tokenizer, options);
-  const params = model.namedParameters();
-  const names = [...params.keys()];
-  const variables = names.map((name) => params.get(name)!);
-  const optimizer = new AdamW({
-    learningRate: options.learningRate,
-    weightDecay: options.weightDecay,
-  });
   const schedule = new LrSchedule({
     type: "linear",
     learningRate: options.learningRate,
@@ -495,122 +768,107 @@ export async function pretrain(options: PretrainOptions) {
     log_history: [],
   };
   const resumeFrom = await latestCheckpoint(options.outputDir);
-  if (resumeFrom) {
-    const checkpoint = await readCheckpoint(resumeFrom);
-    await restoreModelWeights(model as unknown as TrainableModel, resumeFrom);
-    optimizer.loadStateDict(checkpoint.optimizer);
-    state = checkpoint.trainerState as TrainerState;
-    log(
-      `resumed from ${resumeFrom} (step ${state.global_step}, epoch ${state.epoch})`,
-    );
-  } else if (options.initFrom) {
-    await restoreModelWeights(
-      model as unknown as TrainableModel,
-      options.initFrom,
-    );
-    log(`weights initialised from ${options.initFrom}`);
-  }
-  log(
-    `backend ${backend.name}, ${model.countParameters().total.toLocaleString()} parameters, ` +
-      `${trainDocuments.length} documents, ${heldout.length} held-out pairs`,
-  );
-
-  let examples = epochExamples(trainDocuments, tokenizer, {
-    seed: options.seed,
-    epoch: state.epoch,
-    maxLength: state.max_length,
-    batchSize: options.batchSize,
-  });
-  const started = performance.now();
-  const startElapsed = state.elapsed_s;
-  let lastSave = performance.now();
-  let window = { ...EMPTY_STATS };
-  let windowStart = performance.now();
-  let windowTokens = 0;
-  const budgetMs = options.minutes * 60_000;
-
-  const save = async () => {
-    state.elapsed_s = startElapsed + (performance.now() - started) / 1000;
-    await saveCheckpoint(options.outputDir, state.global_step, {
-      model: model as unknown as TrainableModel,
-      optimizer,
-      trainerState: state,
-      schedulerState: { ...schedule.toJSON() },
-      rngState: {
-        seed: options.seed,
-        note: "data order and masks are derived from (seed, epoch, step)",
-      },
-    });
-    await rotateCheckpoints(options.outputDir, options.saveTotalLimit);
-    lastSave = performance.now();
-  };
-
-  const lastStep = Math.min(options.maxSteps, options.stopAtStep ?? Infinity);
-  while (
-    state.global_step < lastStep && performance.now() - started < budgetMs
-  ) {
-    const wantedLength = sequenceLengthAt(state.global_step, options);
-    if (wantedLength !== state.max_length) {
-      // Longer sequences for the last phase: rebuild this epoch's pairs at the new length.
-      const done = state.cursor / Math.max(1, examples.length);
-      examples = epochExamples(trainDocuments, tokenizer, {
-        seed: options.seed,
-        epoch: state.epoch,
-        maxLength: wantedLength,
-        batchSize: options.batchSize,
-      });
-      // Same share of the epoch done: the new pairs are packed differently, so keep the position by fraction.
-      state = {
-        ...state,
-        max_length: wantedLength,
-        cursor: Math.floor(done * examples.length / options.batchSize) *
-          options.batchSize,
-      };
-    }
-    if (state.cursor + options.batchSize > examples.length) {
-      state = { ...state, epoch: state.epoch + 1, cursor: 0 };
-      examples = epochExamples(trainDocuments, tokenizer, {
-        seed: options.seed,
-        epoch: state.epoch,
-        maxLength: state.max_length,
-        batchSize: options.batchSize,
-      });
-    }
-    const chunk = maskedExamples(
-      examples.slice(state.cursor, state.cursor + options.batchSize),
-      tokenizer,
-      derivedSeed(options.seed, 2, state.global_step),
-      options.mlmProbability,
-    );
-    state.cursor += options.batchSize;
-    reseedDropout(model, derivedSeed(options.seed, 4, state.global_step));
-    const batch = collate(chunk, { padTokenId: tokenizer.padTokenId });
-    let kept: tf.Tensor1D | undefined;
-    try {
-      const { value, grads } = tf.variableGrads(() => {
-        const { loss, stats } = pretrainingLoss(
-          model,
-          batch,
-          !options.noDropout,
-        );
-        kept = tf.keep(stats);
-        return loss;
-      }, variables);
-      const named = new Map<string, tf.Tensor>();
-      names.forEach((name, i) => {
-        const grad = grads[variables[i].name];
-        if (grad) named.set(name, grad);
-      });
-      const { grads: clipped, norm } = clipByGlobalNorm(
-        named,
-        options.maxGradNorm,
+  const source: ReplicaSource = resumeFrom
+    ? { resumeFrom }
+    : { initFrom: options.initFrom };
+  // Any other --workers than 1 (the default) goes to the pool, which also rejects invalid counts.
+  const replicas = (options.workers ?? 1) === 1
+    ? await localReplicas(options, tokenizer, source)
+    : await WorkerReplicas.start(options, tokenizer, source);
+  try {
+    if (resumeFrom) {
+      state = JSON.parse(
+        await Deno.readTextFile(join(resumeFrom, "trainer_state.json")),
+      ) as TrainerState;
+      log(
+        `resumed from ${resumeFrom} (step ${state.global_step}, epoch ${state.epoch})`,
       );
-      optimizer.applyGradients(
-        params,
-        clipped,
+    } else if (options.initFrom) {
+      log(`weights initialised from ${options.initFrom}`);
+    }
+    log(
+      `backend ${replicas.backend}, ${replicas.parameters.toLocaleString()} parameters, ` +
+        `${trainDocuments.length} documents, ${heldout.length} held-out pairs` +
+        ((options.workers ?? 1) === 1 ? "" : `, ${options.workers} workers`),
+    );
+    return await train(replicas);
+  } finally {
+    await replicas.close();
+  }
+
+  async function train(replicas: Replicas) {
+    let examples = epochExamples(trainDocuments, tokenizer, {
+      seed: options.seed,
+      epoch: state.epoch,
+      maxLength: state.max_length,
+      batchSize: options.batchSize,
+    });
+    const started = performance.now();
+    const startElapsed = state.elapsed_s;
+    let lastSave = performance.now();
+    let window = { ...EMPTY_STATS };
+    let windowStart = performance.now();
+    let windowTokens = 0;
+    const budgetMs = options.minutes * 60_000;
+    const evaluateHeldout = async () =>
+      summarize(await replicas.evaluate(heldout));
+
+    const save = async () => {
+      state.elapsed_s = startElapsed + (performance.now() - started) / 1000;
+      await replicas.save(state.global_step, {
+        trainerState: state,
+        schedulerState: { ...schedule.toJSON() },
+        rngState: {
+          seed: options.seed,
+          note: "data order and masks are derived from (seed, epoch, step)",
+        },
+      });
+      lastSave = performance.now();
+    };
+
+    const lastStep = Math.min(options.maxSteps, options.stopAtStep ?? Infinity);
+    while (
+      state.global_step < lastStep && performance.now() - started < budgetMs
+    ) {
+      const wantedLength = sequenceLengthAt(state.global_step, options);
+      if (wantedLength !== state.max_length) {
+        // Longer sequences for the last phase: rebuild this epoch's pairs at the new length.
+        const done = state.cursor / Math.max(1, examples.length);
+        examples = epochExamples(trainDocuments, tokenizer, {
+          seed: options.seed,
+          epoch: state.epoch,
+          maxLength: wantedLength,
+          batchSize: options.batchSize,
+        });
+        // Same share of the epoch done: the new pairs are packed differently, so keep the position by fraction.
+        state = {
+          ...state,
+          max_length: wantedLength,
+          cursor: Math.floor(done * examples.length / options.batchSize) *
+            options.batchSize,
+        };
+      }
+      if (state.cursor + options.batchSize > examples.length) {
+        state = { ...state, epoch: state.epoch + 1, cursor: 0 };
+        examples = epochExamples(trainDocuments, tokenizer, {
+          seed: options.seed,
+          epoch: state.epoch,
+          maxLength: state.max_length,
+          batchSize: options.batchSize,
+        });
+      }
+      const chunk = maskedExamples(
+        examples.slice(state.cursor, state.cursor + options.batchSize),
+        tokenizer,
+        derivedSeed(options.seed, 2, state.global_step),
+        options.mlmProbability,
+      );
+      state.cursor += options.batchSize;
+      const stats = await replicas.step(
+        chunk,
+        state.global_step,
         schedule.lrAt(state.global_step),
       );
-      const stats = statsFrom(await kept!.data(), chunk.length);
       if (!Number.isFinite(stats.loss)) {
         throw new CourseError(
           "PRETRAIN_NAN",
@@ -619,116 +877,103 @@ export async function pretrain(options: PretrainOptions) {
         );
       }
       window = addStats(window, stats);
-      windowTokens += batch.input_ids.size;
-      tf.dispose([
-        value,
-        norm,
-        ...Object.values(grads),
-        ...(clipped === named ? [] : [...clipped.values()]),
-      ]);
-    } finally {
-      kept?.dispose();
-      disposeBatch(batch);
-    }
-    state.global_step += 1;
+      // Tokens of the batch padded to its longest pair (what one collated batch holds).
+      windowTokens += chunk.length *
+        Math.max(...chunk.map((e) => e.input_ids.length));
+      state.global_step += 1;
 
-    if (state.global_step % options.logSteps === 0) {
-      const seconds = (performance.now() - windowStart) / 1000;
-      const row = {
-        step: state.global_step,
-        epoch: state.epoch + state.cursor / examples.length,
-        learning_rate: schedule.lrAt(state.global_step),
-        ...summarize(window),
-        steps_per_s: options.logSteps / seconds,
-        tokens_per_s: windowTokens / seconds,
-        seq_length: state.max_length,
-        tensors: tf.memory().numTensors,
-        elapsed_s: startElapsed + (performance.now() - started) / 1000,
-      };
-      state.log_history.push(row);
-      log(
-        `step ${row.step} | epoch ${row.epoch.toFixed(2)} | lr ${
-          row.learning_rate.toExponential(2)
-        } | ` +
-          `mlm ${row.mlm_loss.toFixed(3)} acc ${
-            (100 * row.mlm_accuracy).toFixed(1)
-          }% | ` +
-          `nsp ${row.nsp_loss.toFixed(3)} acc ${
-            (100 * row.nsp_accuracy).toFixed(1)
-          }% | ` +
-          `${row.steps_per_s.toFixed(2)} steps/s, ${
-            row.tokens_per_s.toFixed(0)
-          } tokens/s`,
-      );
-      window = { ...EMPTY_STATS };
-      windowStart = performance.now();
-      windowTokens = 0;
+      if (state.global_step % options.logSteps === 0) {
+        const seconds = (performance.now() - windowStart) / 1000;
+        const timings = replicas.timings?.();
+        const row = {
+          step: state.global_step,
+          epoch: state.epoch + state.cursor / examples.length,
+          learning_rate: schedule.lrAt(state.global_step),
+          ...summarize(window),
+          steps_per_s: options.logSteps / seconds,
+          tokens_per_s: windowTokens / seconds,
+          seq_length: state.max_length,
+          tensors: replicas.tensors(),
+          elapsed_s: startElapsed + (performance.now() - started) / 1000,
+          ...timings,
+        };
+        state.log_history.push(row);
+        log(
+          `step ${row.step} | epoch ${row.epoch.toFixed(2)} | lr ${
+            row.learning_rate.toExponential(2)
+          } | ` +
+            `mlm ${row.mlm_loss.toFixed(3)} acc ${
+              (100 * row.mlm_accuracy).toFixed(1)
+            }% | ` +
+            `nsp ${row.nsp_loss.toFixed(3)} acc ${
+              (100 * row.nsp_accuracy).toFixed(1)
+            }% | ` +
+            `${row.steps_per_s.toFixed(2)} steps/s, ${
+              row.tokens_per_s.toFixed(0)
+            } tokens/s` +
+            (timings
+              ? ` | ms/step: compute ${timings.worker_compute_ms}, read-back ${timings.worker_readback_ms}, ` +
+                `reduce ${timings.reduce_ms}, apply ${timings.worker_apply_ms}`
+              : ""),
+        );
+        window = { ...EMPTY_STATS };
+        windowStart = performance.now();
+        windowTokens = 0;
+      }
+      if (state.global_step % options.evalSteps === 0) {
+        const metrics = await evaluateHeldout();
+        state.log_history.push({
+          step: state.global_step,
+          ...prefixed(metrics, "eval_"),
+        });
+        log(`eval step ${state.global_step}: ${JSON.stringify(metrics)}`);
+      }
+      if (performance.now() - lastSave > options.saveMinutes * 60_000) {
+        await save();
+      }
     }
-    if (state.global_step % options.evalSteps === 0) {
-      const metrics = evaluate(
-        model,
-        heldout,
-        tokenizer.padTokenId,
-        options.batchSize,
-      );
-      state.log_history.push({
-        step: state.global_step,
-        ...prefixed(metrics, "eval_"),
-      });
-      log(`eval step ${state.global_step}: ${JSON.stringify(metrics)}`);
-    }
-    if (performance.now() - lastSave > options.saveMinutes * 60_000) {
-      await save();
-    }
+
+    await save();
+    const evalMetrics = await evaluateHeldout();
+    state.log_history.push({
+      step: state.global_step,
+      ...prefixed(evalMetrics, "eval_"),
+    });
+    const summary = {
+      global_step: state.global_step,
+      max_steps: options.maxSteps,
+      finished: state.global_step >= options.maxSteps,
+      epochs: state.epoch + state.cursor / examples.length,
+      train_seconds: state.elapsed_s,
+      train_documents: trainDocuments.length,
+      heldout_pairs: heldout.length,
+      backend: replicas.backend,
+      hardware:
+        `${navigator.hardwareConcurrency} CPU threads, ${Deno.build.os}/${Deno.build.arch}`,
+      options: {
+        ...options,
+        corpusDir: undefined,
+        tokenizerDir: undefined,
+        outputDir: undefined,
+        modelDir: undefined,
+      },
+      parameters: replicas.parameters,
+      heldout: evalMetrics,
+      log_history: state.log_history,
+    };
+    await replicas.exportTo(options.modelDir);
+    await declareComputeDtype(options.modelDir);
+    copyTokenizerFiles(options.tokenizerDir, options.modelDir);
+    await Deno.writeTextFile(
+      join(options.modelDir, "training_summary.json"),
+      JSON.stringify(summary, null, 2) + "\n",
+    );
+    log(`held-out: ${JSON.stringify(evalMetrics)}`);
+    log(
+      `wrote ${options.modelDir} (step ${state.global_step}/${options.maxSteps})`,
+    );
+    return summary;
   }
-
-  await save();
-  const evalMetrics = evaluate(
-    model,
-    heldout,
-    tokenizer.padTokenId,
-    options.batchSize,
-  );
-  state.log_history.push({
-    step: state.global_step,
-    ...prefixed(evalMetrics, "eval_"),
-  });
-  const summary = {
-    global_step: state.global_step,
-    max_steps: options.maxSteps,
-    finished: state.global_step >= options.maxSteps,
-    epochs: state.epoch + state.cursor / examples.length,
-    train_seconds: state.elapsed_s,
-    train_documents: trainDocuments.length,
-    heldout_pairs: heldout.length,
-    backend: backend.name,
-    hardware:
-      `${navigator.hardwareConcurrency} CPU threads, ${Deno.build.os}/${Deno.build.arch}`,
-    options: {
-      ...options,
-      corpusDir: undefined,
-      tokenizerDir: undefined,
-      outputDir: undefined,
-      modelDir: undefined,
-    },
-    parameters: model.countParameters().total,
-    heldout: evalMetrics,
-    log_history: state.log_history,
-  };
-  await Deno.mkdir(options.modelDir, { recursive: true });
-  await model.savePretrained(options.modelDir, { dtype: options.exportDtype });
-  await declareComputeDtype(options.modelDir);
-  copyTokenizerFiles(options.tokenizerDir, options.modelDir);
-  await Deno.writeTextFile(
-    join(options.modelDir, "training_summary.json"),
-    JSON.stringify(summary, null, 2) + "\n",
-  );
-  log(`held-out: ${JSON.stringify(evalMetrics)}`);
-  log(
-    `wrote ${options.modelDir} (step ${state.global_step}/${options.maxSteps})`,
-  );
-  model.dispose();
-  return summary;
 }
 
 /**
@@ -782,6 +1027,7 @@ const FLAG_NAMES: Record<string, keyof PretrainOptions> = {
   "--stop-at-step": "stopAtStep",
   "--init-from": "initFrom",
   "--mlm-probability": "mlmProbability",
+  "--workers": "workers",
 };
 
 export function parsePretrainFlags(args: string[]): PretrainOptions {

@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../lib/runtime/backend.ts";
+import { AutoTokenizer } from "../lib/text/mod.ts";
+import { collate, disposeBatch, type Example } from "../lib/data/mod.ts";
+import { CourseError } from "../lib/runtime/errors.ts";
+import {
+  DEFAULT_OPTIONS,
+  epochExamples,
+  maskedExamples,
+  parsePretrainFlags,
+  pretrain,
+  type PretrainOptions,
+  Replica,
+} from "../tools/pretrain.ts";
+import {
+  shardsOf,
+  shardWeights,
+  WorkerReplicas,
+} from "../tools/pretrain_parallel.ts";
+import { formatDocuments } from "../tools/build_corpus.ts";
+import { REPO_ROOT } from "./test_paths.ts";
+
+const TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
+await initBackend();
+const tokenizer = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, {
+  quiet: true,
+});
+
+const DOCUMENTS = [
+  [
+    "이 영화 정말 재미있어요.",
+    "배우들 연기가 최고였습니다.",
+    "다시 보고 싶네요.",
+  ],
+  ["스토리가 너무 지루했다.", "음악만 좋았다."],
+  ["드라마 결말이 아쉽네요.", "주인공이 불쌍해요.", "작가님 힘내세요."],
+  ["연기가 어색해서 몰입이 안 돼요.", "그래도 끝까지 봤습니다."],
+  ["오늘 뉴스 제목이 자극적이네요.", "기자님 사실 확인 좀 하세요."],
+  ["가족과 함께 보기 좋은 영화입니다.", "아이들이 좋아했어요."],
+].map((sentences) => sentences.map((s) => s.normalize("NFC")));
+
+const TINY: PretrainOptions = {
+  ...DEFAULT_OPTIONS,
+  tokenizerDir: TOKENIZER_DIR,
+  hidden: 32,
+  layers: 1,
+  heads: 2,
+  intermediate: 64,
+  batchSize: 8,
+  logSteps: 2,
+  evalSteps: 1000,
+  evalExamples: 16,
+  learningRate: 3e-3,
+  warmupRatio: 0,
+  quiet: true,
+};
+
+/** A masked batch of 8 pairs, as the training loop builds them. */
+function batchOfEight(): Example[] {
+  const many = Array.from({ length: 4 }, () => DOCUMENTS).flat();
+  const pairs = epochExamples(many, tokenizer, {
+    seed: 3,
+    epoch: 0,
+    maxLength: 64,
+    batchSize: 8,
+  }).slice(0, 8);
+  return maskedExamples(pairs, tokenizer, 3);
+}
+
+Deno.test("--workers is read as a number, defaults to 1, and must be 1 to the batch size", async () => {
+  assert.equal(parsePretrainFlags([]).workers, 1);
+  assert.equal(parsePretrainFlags(["--workers", "2"]).workers, 2);
+  for (const workers of [0, 1.5, NaN, 9]) {
+    await assert.rejects(
+      WorkerReplicas.start({ ...TINY, workers }, tokenizer),
+      /PRETRAIN_WORKERS|is not a whole number/,
+    );
+  }
+});
+
+Deno.test("shards are contiguous, differ by one at most, and weigh masked tokens and pairs", () => {
+  assert.deepEqual(shardsOf([1, 2, 3, 4, 5], 2), [[1, 2, 3], [4, 5]]);
+  assert.deepEqual(shardsOf([1, 2, 3, 4, 5, 6, 7], 3), [[1, 2, 3], [4, 5], [
+    6,
+    7,
+  ]]);
+  const shards = shardsOf(batchOfEight(), 2);
+  const weights = shardWeights(shards);
+  const sum = (key: "mlm" | "nsp") => weights.reduce((s, w) => s + w[key], 0);
+  assert.ok(
+    Math.abs(sum("mlm") - 1) < 1e-12 && Math.abs(sum("nsp") - 1) < 1e-12,
+  );
+  assert.deepEqual(weights.map((w) => w.nsp), [0.5, 0.5]);
+});
+
+Deno.test({
+  name:
+    "2 workers: summed shard gradients equal the full-batch gradient, and the replicas stay bit-identical",
+  sanitizeResources: false,
+  async fn() {
+    const options = { ...TINY, workers: 2 };
+    const chunk = batchOfEight();
+    const weights = shardWeights(shardsOf(chunk, 2));
+    // Unequal shares of masked tokens: a plain mean of the shard gradients would be wrong here.
+    assert.notEqual(weights[0].mlm, 0.5, "pick a batch with unequal shards");
+
+    const pool = await WorkerReplicas.start(options, tokenizer);
+    const local = await Replica.create(tokenizer, options);
+    try {
+      // The reference: one replica, the whole batch, as `--workers 1` computes it (no dropout, so
+      // both see the same network).
+      const batch = collate(chunk, { padTokenId: tokenizer.padTokenId });
+      const { grads, stats } = local.gradients(batch, {
+        training: false,
+        dropoutSeed: 0,
+      });
+      const flat = tf.tidy(() =>
+        tf.concat(local.names.map((name) => tf.reshape(grads.get(name)!, [-1])))
+      );
+      const expected = flat.dataSync();
+      const [mlmLossSum, , mlmCount, nspLoss] = stats.dataSync();
+      tf.dispose([flat, stats, ...grads.values()]);
+      disposeBatch(batch);
+
+      const { gradient, stats: summed } = await pool.gradients(chunk, 0, false);
+      assert.equal(gradient.length, expected.length);
+      let maxDiff = 0, maxAbs = 0;
+      expected.forEach((g, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(g - gradient[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(g));
+      });
+      assert.ok(
+        maxDiff <= 1e-5 * maxAbs,
+        `gradients differ by ${maxDiff} (largest ${maxAbs})`,
+      );
+      assert.equal(summed.mlmCount, mlmCount);
+      const loss = mlmLossSum / mlmCount + nspLoss;
+      assert.ok(
+        Math.abs(summed.loss - loss) < 1e-5,
+        `loss ${summed.loss} vs ${loss}`,
+      );
+
+      // Three training steps (dropout on, a different mask per shard): the replicas stay equal.
+      const [before] = await pool.parameterHashes();
+      const tensors: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const stepStats = await pool.step(chunk, step, 3e-3);
+        assert.ok(Number.isFinite(stepStats.loss));
+        tensors.push(pool.tensors());
+      }
+      const after = await pool.parameterHashes();
+      assert.equal(after[0], after[1], "replicas diverged");
+      assert.notEqual(after[0], before, "the steps changed no weight");
+      // Counted before each step's update; AdamW's moments exist from the second step on.
+      assert.equal(tensors[1], tensors[2], `tensor count grows: ${tensors}`);
+    } finally {
+      local.dispose();
+      await pool.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a checkpoint written with 2 workers resumes with 1 worker: same weights, same held-out loss",
+  sanitizeResources: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "pretrain-parallel-" });
+    try {
+      const documents = Array.from({ length: 6 }, () => DOCUMENTS).flat()
+        .map((sentences) => ({ source: "test", sentences }));
+      await Deno.writeTextFile(
+        join(root, "pretrain.txt"),
+        formatDocuments(documents),
+      );
+      await Deno.writeTextFile(
+        join(root, "heldout.txt"),
+        formatDocuments(documents.slice(0, 12)),
+      );
+      const common = {
+        ...TINY,
+        corpusDir: root,
+        outputDir: join(root, "run"),
+        modelDir: join(root, "model"),
+        maxSteps: 4,
+      };
+      const two = await pretrain({ ...common, workers: 2, stopAtStep: 2 });
+      assert.equal(two.global_step, 2);
+      const logged = two.log_history.find((r) => r.mlm_loss !== undefined)!;
+      assert.ok(logged.worker_compute_ms > 0, JSON.stringify(logged));
+
+      // Resumed by one worker at the same step: it evaluates the same weights (the 2-worker
+      // held-out number was computed with the batches dealt to both workers).
+      const one = await pretrain({ ...common, workers: 1, stopAtStep: 2 });
+      assert.equal(one.global_step, 2);
+      for (const [key, value] of Object.entries(two.heldout)) {
+        const other = one.heldout[key as keyof typeof one.heldout];
+        assert.ok(
+          Math.abs(value - other) < 1e-5,
+          `${key} ${value} vs ${other}`,
+        );
+      }
+      const finished = await pretrain({ ...common, workers: 1 });
+      assert.equal(finished.global_step, 4);
+      assert.ok(finished.finished);
+      assert.ok(
+        finished.log_history.some((r) => r.worker_compute_ms !== undefined),
+        "the log history of the 2-worker part is kept",
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "an error inside a worker reaches the caller with its worker and cause",
+  sanitizeResources: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "pretrain-parallel-" });
+    try {
+      const error = await WorkerReplicas.start(
+        { ...TINY, workers: 2 },
+        tokenizer,
+        { initFrom: join(root, "no-such-model") },
+      ).then(() => undefined, (e) => e);
+      assert.ok(error instanceof CourseError, String(error));
+      assert.match(error.message, /pretraining worker [01] \(init\)/);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,17 @@
+/**
+ * The Worker of data-parallel pretraining (`tools/pretrain.ts --workers N`): one replica, served by
+ * `serveReplica` in tools/pretrain_parallel.ts (which describes the protocol and why the replicas
+ * stay identical).
+ */
+import type { WorkerScope } from "./pretrain_parallel.ts";
+
+const scope = self as unknown as WorkerScope;
+// transformers.js (imported through lib/text) builds URLs on `location.origin` when it loads; a
+// Worker started from a file has a location whose origin is "null", which is not a valid base URL.
+// The main thread has no location at all: hide the Worker's before anything is imported.
+Reflect.deleteProperty(globalThis, "location");
+// Requests that arrive while the modules load wait here, in order.
+const early: Parameters<NonNullable<WorkerScope["onmessage"]>>[0][] = [];
+scope.onmessage = (event) => early.push(event);
+const { serveReplica } = await import("./pretrain_parallel.ts");
+serveReplica(scope, early);
