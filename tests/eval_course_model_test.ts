@@ -14,6 +14,7 @@ import {
   parseEvalFlags,
   reportPath,
   resultsMarkdown,
+  unigramBaseline,
 } from "../tools/eval_course_model.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
 
@@ -166,4 +167,23 @@ Deno.test("eval_course_model: evaluation.json only for a finished model in full 
   assert.equal(options.fullLearningRate, 5e-5);
   assert.equal(options.trainSize, 64);
   assert.ok(existsSync(join(TOKENIZER_DIR, "vocab.txt")));
+});
+
+Deno.test("eval_course_model: the unigram baseline scores the masked targets by corpus frequency", async () => {
+  const tokenizer = await AutoTokenizer.fromPretrained(
+    join(REPO_ROOT, "models", "ko-mini-bert"),
+    { quiet: true },
+  );
+  const [movie] = tokenizer.convertTokensToIds(["영화"]);
+  const [good] = tokenizer.convertTokensToIds(["좋다"]);
+  // 3 x "영화" and 1 x "좋다" in the corpus; two masked targets: "영화" and "좋다".
+  const baseline = unigramBaseline([["영화 영화", "영화 좋다"]], tokenizer, [
+    { input_ids: [2, 4, 4, 3], labels: [-100, movie, good, -100] },
+  ]);
+  const denominator = 4 + tokenizer.vocabSize;
+  const expected = -(Math.log(4 / denominator) + Math.log(2 / denominator)) /
+    2;
+  assert.ok(Math.abs(baseline.mlm_loss - expected) < 1e-9);
+  assert.equal(baseline.mlm_accuracy, 0.5); // "영화" is the most frequent token
+  assert.ok(Math.abs(baseline.mlm_perplexity - Math.exp(expected)) < 1e-6);
 });

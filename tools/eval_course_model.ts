@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/runtime/backend.ts";
 import { deviceReport } from "../lib/runtime/device.ts";
@@ -139,6 +139,7 @@ export async function heldoutComparison(
   pairs: number;
   pretrained: PretrainingMetrics;
   random_init: PretrainingMetrics;
+  unigram?: ReturnType<typeof unigramBaseline>;
 }> {
   const examples = heldoutExamples(documents, tokenizer, {
     seed: PRETRAIN_DEFAULTS.seed,
@@ -165,6 +166,54 @@ export async function heldoutComparison(
     new BertForPreTraining(config, { seed: options.seed }),
   );
   return { pairs: examples.length, pretrained, random_init: randomInit };
+}
+
+/** The pretraining text beside the held-out file (the corpus folder), when it is there. */
+function trainCorpusBeside(heldoutFile: string): string | undefined {
+  const file = join(dirname(heldoutFile), "pretrain.txt");
+  return existsSync(file) ? file : undefined;
+}
+
+/**
+ * The "knows only token frequencies" reference: predict every masked token from its frequency in
+ * the pretraining corpus (add-one smoothed), scored on exactly the held-out masked targets the
+ * models are scored on. A model below this loss has learned something beyond frequencies.
+ */
+export function unigramBaseline(
+  trainDocuments: string[][],
+  tokenizer: BertTokenizer,
+  heldout: Example[],
+): { mlm_loss: number; mlm_perplexity: number; mlm_accuracy: number } {
+  const counts = new Float64Array(tokenizer.vocabSize);
+  let total = 0;
+  for (const document of trainDocuments) {
+    for (const sentence of document) {
+      for (
+        const id of tokenizer.convertTokensToIds(tokenizer.tokenize(sentence))
+      ) {
+        counts[id]++;
+        total++;
+      }
+    }
+  }
+  const mostFrequent = counts.indexOf(Math.max(...counts));
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  for (const example of heldout) {
+    for (const label of example.labels as number[]) {
+      if (label === -100) continue;
+      loss -= Math.log((counts[label] + 1) / (total + counts.length));
+      if (label === mostFrequent) correct++;
+      n++;
+    }
+  }
+  const meanLoss = loss / Math.max(1, n);
+  return {
+    mlm_loss: meanLoss,
+    mlm_perplexity: Math.exp(meanLoss),
+    mlm_accuracy: correct / Math.max(1, n),
+  };
 }
 
 export type NsmcData = { train: Example[]; test: Example[] };
@@ -380,13 +429,33 @@ export async function evaluateCourseModel(
 
   const heldout = await timed(
     "heldout_seconds",
-    async () =>
-      heldoutComparison(
+    async () => {
+      const comparison = await heldoutComparison(
         options.modelDir,
         tokenizer,
         await readDocuments(options.heldoutFile),
         options,
-      ),
+      );
+      const trainFile = trainCorpusBeside(options.heldoutFile);
+      if (!trainFile) return comparison;
+      const examples = heldoutExamples(
+        await readDocuments(options.heldoutFile),
+        tokenizer,
+        {
+          seed: PRETRAIN_DEFAULTS.seed,
+          longSeqLength: PRETRAIN_DEFAULTS.longSeqLength,
+          evalExamples: options.heldoutPairs,
+        },
+      );
+      return {
+        ...comparison,
+        unigram: unigramBaseline(
+          await readDocuments(trainFile),
+          tokenizer,
+          examples,
+        ),
+      };
+    },
   );
   log(`held-out: ${JSON.stringify(heldout)}`);
 
@@ -467,6 +536,15 @@ export function resultsMarkdown(report: Report): string {
     "| --- | ---: | ---: | ---: | ---: |",
     heldoutRow("ko-mini-bert", pretrained),
     heldoutRow("random init (seed 42)", random_init),
+    ...(report.heldout.unigram
+      ? [
+        `| token frequencies only (unigram of the pretraining text) | ${
+          percent(report.heldout.unigram.mlm_accuracy)
+        } | ${report.heldout.unigram.mlm_perplexity.toFixed(1)} | ${
+          report.heldout.unigram.mlm_loss.toFixed(3)
+        } | — |`,
+      ]
+      : []),
     "",
     `NSMC: ${report.nsmc.train_examples} train reviews (stratified, seed ${report.options.seed}), ` +
     `${report.nsmc.test_examples} test reviews, batch ${report.options.batchSize}:`,
