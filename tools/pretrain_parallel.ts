@@ -6,11 +6,13 @@
  * the same checkpoint / `--init-from` weights) and the same AdamW state. For each step this thread
  * (which keeps the data pipeline, the schedule, logging and checkpoint timing) cuts the masked batch
  * into N contiguous shards, one per Worker. A Worker computes its shard's loss and gradients and
- * sends them back as one Float32Array (transferred, not copied); this thread adds them up, in rank
- * order, into a SharedArrayBuffer every Worker reads, and every Worker clips and applies the same sum
- * with the same learning rate. Same inputs, same single-threaded kernels: the replicas stay
- * bit-identical, and any one of them can write the checkpoint (worker 0 does, in the usual format,
- * so a run can resume with another `--workers`).
+ * copies them, flattened in one fixed parameter order, straight from the backend's memory into its
+ * own SharedArrayBuffer slot (the one read-back a step needs; no message carries them, and no
+ * buffer is allocated per step); this thread adds the slots up, in rank order, into a shared sum
+ * every Worker reads, and every Worker clips and applies that sum with the same learning rate.
+ * Same inputs, same single-threaded kernels: the replicas stay bit-identical, and any one of them
+ * can write the checkpoint (worker 0 does, in the usual format, so a run can resume with another
+ * `--workers`). The protocol's messages are small: examples, learning rates, stats, timings.
  *
  * Exactness: the batch loss is mean MLM loss over the batch's masked tokens + mean NSP loss over
  * its pairs. A shard's loss is scaled by its share of each: (m_r / M) * mlm_r + (n_r / N) * nsp_r.
@@ -50,7 +52,7 @@ export type Request =
     vocabulary: Vocabulary;
     source: ReplicaSource;
   }
-  | { type: "attach"; gradient: SharedArrayBuffer }
+  | { type: "attach"; slot: SharedArrayBuffer; sum: SharedArrayBuffer }
   | {
     type: "gradients";
     examples: Example[];
@@ -84,9 +86,8 @@ export type InitReply = {
   layout: { name: string; size: number }[];
 };
 
+/** The shard's weighted gradients are in the Worker's slot, flattened in layout order (zeros for `missing`). */
 export type GradientsReply = {
-  /** The shard's weighted gradients, flattened in layout order (zeros for `missing`), then its 5 raw stats. */
-  gradient: Float32Array;
   /** Layout indexes of parameters that got no gradient. */
   missing: number[];
   stats: BatchStats;
@@ -94,6 +95,9 @@ export type GradientsReply = {
   computeMs: number;
   readbackMs: number;
 };
+
+/** pretrainingLoss's stats: [mlmLossSum, mlmCorrect, mlmCount, nspLoss, nspCorrect]. */
+const STATS_LENGTH = 5;
 
 const WORKER_HINT =
   "--workers 1로 같은 명령을 실행하면 오류가 이 프로세스에서 바로 보입니다.";
@@ -144,8 +148,10 @@ export class WorkerReplicas implements Replicas {
   private nextId = 0;
   private failure?: Error;
   private closed = false;
-  /** The summed gradient of the current step, shared with every Worker. */
-  private gradient: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  /** Each Worker's weighted shard gradient (written by the Worker during `gradients`). */
+  private slots: Float32Array<ArrayBufferLike>[] = [];
+  /** The summed gradient of the current step, read by every Worker during `apply`. */
+  private sum: Float32Array<ArrayBufferLike> = new Float32Array(0);
   /** Layout indexes no shard had a gradient for: not updated (as in a single-process step). */
   private skip: number[] = [];
   /** Answers to the last `apply`, awaited (for errors and timings) during the next step. */
@@ -235,11 +241,16 @@ export class WorkerReplicas implements Replicas {
       pool.backend = ready[0].backend;
       pool.parameters = ready[0].parameters;
       const size = ready[0].layout.reduce((n, p) => n + p.size, 0);
-      const shared = new SharedArrayBuffer(size * 4);
-      pool.gradient = new Float32Array(shared);
+      const sum = new SharedArrayBuffer(size * 4);
+      // A slot holds a shard's gradient and, after it, the shard's stats.
+      const slots = workers.map(() =>
+        new SharedArrayBuffer((size + STATS_LENGTH) * 4)
+      );
+      pool.sum = new Float32Array(sum);
+      pool.slots = slots.map((slot) => new Float32Array(slot));
       await Promise.all(
         workers.map((_, rank) =>
-          pool.request(rank, { type: "attach", gradient: shared })
+          pool.request(rank, { type: "attach", slot: slots[rank], sum })
         ),
       );
       return pool;
@@ -284,10 +295,11 @@ export class WorkerReplicas implements Replicas {
     }
     const results = await replies;
     const started = performance.now();
-    const sum = this.gradient;
-    sum.set(results[0].gradient.subarray(0, sum.length));
-    for (const { gradient } of results.slice(1)) {
-      for (let i = 0; i < sum.length; i++) sum[i] += gradient[i];
+    // No Worker touches the slots or the sum now: each is idle until its next request.
+    const sum = this.sum;
+    sum.set(this.slots[0].subarray(0, sum.length));
+    for (const slot of this.slots.slice(1)) {
+      for (let i = 0; i < sum.length; i++) sum[i] += slot[i];
     }
     this.totals.reduce += performance.now() - started;
     this.totals.compute += Math.max(...results.map((r) => r.computeMs));
@@ -465,7 +477,7 @@ export class WorkerReplicas implements Replicas {
 
 /** The part of a Worker's global scope the replica server uses. */
 export type WorkerScope = {
-  postMessage(message: Reply, transfer?: Transferable[]): void;
+  postMessage(message: Reply): void;
   onmessage: ((event: MessageEvent<Request & { id: number }>) => void) | null;
   close(): void;
 };
@@ -479,21 +491,22 @@ export function serveReplica(
   scope: WorkerScope,
   early: MessageEvent<Request & { id: number }>[] = [],
 ): void {
-  type Slot = { name: string; shape: number[]; size: number; offset: number };
+  type Part = { name: string; shape: number[]; size: number; offset: number };
 
   let replica: Replica | undefined;
   let options: PretrainOptions;
   let padTokenId = 0;
-  let layout: Slot[] = [];
-  let shared: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  let layout: Part[] = [];
+  let slot: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  let sum: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
   /** One request at a time, even when a handler awaits: the order of messages is the order of work. */
   let queue = Promise.resolve();
 
   async function answer(request: Request & { id: number }): Promise<void> {
     try {
-      const { value, transfer } = await handle(request);
-      scope.postMessage({ id: request.id, ok: true, value }, transfer);
+      const value = await handle(request);
+      scope.postMessage({ id: request.id, ok: true, value });
     } catch (error) {
       scope.postMessage({ id: request.id, ok: false, error: describe(error) });
     }
@@ -515,9 +528,8 @@ export function serveReplica(
     return replica;
   }
 
-  async function handle(
-    request: Request,
-  ): Promise<{ value?: unknown; transfer?: Transferable[] }> {
+  /** The reply's value (undefined for requests that only need to be confirmed). */
+  async function handle(request: Request): Promise<unknown> {
     switch (request.type) {
       case "init": {
         options = request.options;
@@ -531,43 +543,44 @@ export function serveReplica(
         let offset = 0;
         layout = replica.names.map((name) => {
           const { shape, size } = replica!.params.get(name)!;
-          const slot = { name, shape, size, offset };
+          const part = { name, shape, size, offset };
           offset += size;
-          return slot;
+          return part;
         });
         const value: InitReply = {
           backend: backend.name,
           parameters: replica.model.countParameters().total,
           layout: layout.map(({ name, size }) => ({ name, size })),
         };
-        return { value };
+        return value;
       }
       case "attach":
-        shared = new Float32Array(request.gradient);
-        return {};
+        slot = new Float32Array(request.slot);
+        sum = new Float32Array(request.sum);
+        return undefined;
       case "gradients":
         return gradients(request);
       case "apply": {
         const started = performance.now();
         const skip = new Set(request.skip);
         const grads = new Map<string, tf.Tensor>();
-        layout.forEach((slot, index) => {
+        layout.forEach((part, index) => {
           if (skip.has(index)) return;
-          // Copied into the backend's memory here: the shared buffer is rewritten next step.
+          // Copied into the backend's memory here: the sum is rewritten next step.
           grads.set(
-            slot.name,
+            part.name,
             tf.tensor(
-              shared.subarray(slot.offset, slot.offset + slot.size),
-              slot.shape,
+              sum.subarray(part.offset, part.offset + part.size),
+              part.shape,
               "float32",
             ),
           );
         });
         ready().apply(grads, options.maxGradNorm, request.learningRate);
-        return { value: { applyMs: performance.now() - started } };
+        return { applyMs: performance.now() - started };
       }
       case "evaluate":
-        return { value: ready().evaluationStats(request.chunks, padTokenId) };
+        return ready().evaluationStats(request.chunks, padTokenId);
       case "save":
         await ready().save(
           options.outputDir,
@@ -575,24 +588,24 @@ export function serveReplica(
           request.parts,
           options.saveTotalLimit,
         );
-        return {};
+        return undefined;
       case "export":
         await ready().exportTo(request.dir, options.exportDtype);
-        return {};
+        return undefined;
       case "hash":
-        return { value: await ready().parameterHash() };
+        return await ready().parameterHash();
       case "close":
-        return {};
+        return undefined;
     }
   }
 
   /**
-   * The shard's weighted gradients, flattened in layout order with its stats appended, read back
-   * once and transferred (the reply owns the buffer; nothing is copied on the way).
+   * The shard's weighted gradients, flattened in layout order with its 5 stats appended, copied
+   * into this Worker's slot: the step's one read-back.
    */
   async function gradients(
     request: Extract<Request, { type: "gradients" }>,
-  ): Promise<{ value: GradientsReply; transfer: Transferable[] }> {
+  ): Promise<GradientsReply> {
     const started = performance.now();
     const batch = collate(request.examples, { padTokenId });
     try {
@@ -606,36 +619,51 @@ export function serveReplica(
       const missing: number[] = [];
       const flat = tf.tidy(() =>
         tf.concat([
-          ...layout.map((slot, index) => {
-            const grad = grads.get(slot.name);
+          ...layout.map((part, index) => {
+            const grad = grads.get(part.name);
             if (grad) return tf.reshape(grad, [-1]);
             missing.push(index);
-            return tf.zeros([slot.size]);
+            return tf.zeros([part.size]);
           }),
           stats,
         ])
       );
       tf.dispose([...grads.values(), stats]);
-      const data = (await flat.data()) as Float32Array;
-      flat.dispose();
-      // Some backends hand out their own storage or a view of a larger buffer: transfer a copy then.
-      const values = data.byteOffset === 0 &&
-          data.buffer.byteLength === data.byteLength &&
-          data.buffer instanceof ArrayBuffer
-        ? data
-        : data.slice();
-      const size = shared.length;
-      const value: GradientsReply = {
-        gradient: values,
+      try {
+        await copyInto(slot, flat);
+      } finally {
+        flat.dispose();
+      }
+      return {
         missing,
-        stats: statsFrom(values.subarray(size), request.examples.length),
+        stats: statsFrom(slot.subarray(sum.length), request.examples.length),
         tensors: tf.memory().numTensors,
         computeMs: computed - started,
         readbackMs: performance.now() - computed,
       };
-      return { value, transfer: [values.buffer as ArrayBuffer] };
     } finally {
       disposeBatch(batch);
+    }
+  }
+
+  /**
+   * Copies a float32 tensor into `target`. With the wasm backend straight from its memory (one
+   * copy, nothing allocated: a fresh 25 MB buffer per step keeps the garbage collector busy).
+   */
+  async function copyInto(
+    target: Float32Array<ArrayBufferLike>,
+    tensor: tf.Tensor,
+  ): Promise<void> {
+    const backend = tf.backend() as {
+      typedArrayFromHeap?: (tensor: tf.Tensor) => Float32Array;
+    };
+    if (
+      tf.getBackend() === "wasm" &&
+      typeof backend.typedArrayFromHeap === "function"
+    ) {
+      target.set(backend.typedArrayFromHeap(tensor));
+    } else {
+      target.set((await tensor.data()) as Float32Array);
     }
   }
 
