@@ -129,12 +129,16 @@ function defaultTokenizerDir(modelDir: string): string {
 
 type PretrainingMetrics = ReturnType<typeof evaluatePretraining>;
 
-/** Held-out MLM/NSP of the weights in `modelDir` and of a seed-42 random init of the same config. */
+/**
+ * Held-out MLM/NSP of the weights in `modelDir` and of a seed-42 random init of the same config;
+ * with `trainDocuments`, also the token-frequency baseline on the same masked targets.
+ */
 export async function heldoutComparison(
   modelDir: string,
   tokenizer: BertTokenizer,
   documents: string[][],
   options: Pick<EvalOptions, "heldoutPairs" | "evalBatchSize" | "seed">,
+  trainDocuments?: string[][],
 ): Promise<{
   pairs: number;
   pretrained: PretrainingMetrics;
@@ -165,7 +169,14 @@ export async function heldoutComparison(
   const randomInit = score(
     new BertForPreTraining(config, { seed: options.seed }),
   );
-  return { pairs: examples.length, pretrained, random_init: randomInit };
+  return {
+    pairs: examples.length,
+    pretrained,
+    random_init: randomInit,
+    ...(trainDocuments
+      ? { unigram: unigramBaseline(trainDocuments, tokenizer, examples) }
+      : {}),
+  };
 }
 
 /** The pretraining text beside the held-out file (the corpus folder), when it is there. */
@@ -430,31 +441,14 @@ export async function evaluateCourseModel(
   const heldout = await timed(
     "heldout_seconds",
     async () => {
-      const comparison = await heldoutComparison(
+      const trainFile = trainCorpusBeside(options.heldoutFile);
+      return heldoutComparison(
         options.modelDir,
         tokenizer,
         await readDocuments(options.heldoutFile),
         options,
+        trainFile ? await readDocuments(trainFile) : undefined,
       );
-      const trainFile = trainCorpusBeside(options.heldoutFile);
-      if (!trainFile) return comparison;
-      const examples = heldoutExamples(
-        await readDocuments(options.heldoutFile),
-        tokenizer,
-        {
-          seed: PRETRAIN_DEFAULTS.seed,
-          longSeqLength: PRETRAIN_DEFAULTS.longSeqLength,
-          evalExamples: options.heldoutPairs,
-        },
-      );
-      return {
-        ...comparison,
-        unigram: unigramBaseline(
-          await readDocuments(trainFile),
-          tokenizer,
-          examples,
-        ),
-      };
     },
   );
   log(`held-out: ${JSON.stringify(heldout)}`);
