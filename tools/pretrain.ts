@@ -1030,11 +1030,17 @@ const FLAG_NAMES: Record<string, keyof PretrainOptions> = {
   "--workers": "workers",
 };
 
+/** Flags that take no value and switch an option on. */
+const SWITCHES: Record<string, keyof PretrainOptions> = {
+  "--quiet": "quiet",
+  "--no-dropout": "noDropout",
+};
+
 export function parsePretrainFlags(args: string[]): PretrainOptions {
   const options: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--quiet" || args[i] === "--no-dropout") {
-      options[args[i] === "--quiet" ? "quiet" : "noDropout"] = true;
+    if (SWITCHES[args[i]]) {
+      options[SWITCHES[args[i]]] = true;
       continue;
     }
     const key = FLAG_NAMES[args[i]];
@@ -1043,7 +1049,9 @@ export function parsePretrainFlags(args: string[]): PretrainOptions {
       throw new CourseError(
         "PRETRAIN_FLAG",
         `unknown or incomplete flag ${args[i]}`,
-        `사용할 수 있는 옵션: ${Object.keys(FLAG_NAMES).join(", ")}`,
+        `사용할 수 있는 옵션: ${
+          [...Object.keys(FLAG_NAMES), ...Object.keys(SWITCHES)].join(", ")
+        }`,
       );
     }
     const isText = typeof DEFAULT_OPTIONS[key] === "string" ||
