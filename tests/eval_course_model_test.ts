@@ -17,30 +17,15 @@ import {
   unigramBaseline,
 } from "../tools/eval_course_model.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
+import { COURSE_TOKENIZER_DIR, SHORT_DOCUMENTS } from "./pretrain_fixtures.ts";
+import { MIRROR } from "./test_paths.ts";
 
-const REPO_ROOT = resolve(import.meta.dirname!, "..");
-const TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
-if (!Deno.env.get("COURSE_MIRROR")) {
-  Deno.env.set("COURSE_MIRROR", resolve(REPO_ROOT, "..", "shared", "mirror"));
-}
-
-const DOCUMENTS = [
-  [
-    "이 영화 정말 재미있어요.",
-    "배우들 연기가 최고였습니다.",
-    "다시 보고 싶네요.",
-  ],
-  ["스토리가 너무 지루했다.", "음악만 좋았다."],
-  ["드라마 결말이 아쉽네요.", "주인공이 불쌍해요.", "작가님 힘내세요."],
-  ["오늘 뉴스 제목이 자극적이네요.", "기자님 사실 확인 좀 하세요."],
-  ["가족과 함께 보기 좋은 영화입니다.", "아이들이 좋아했어요."],
-  ["연기가 어색해서 몰입이 안 돼요.", "그래도 끝까지 봤습니다."],
-];
+if (!Deno.env.get("COURSE_MIRROR")) Deno.env.set("COURSE_MIRROR", MIRROR);
 
 /** A tiny seed-42 model folder with the course tokenizer, and a held-out file in the corpus format. */
 async function tinyModelFolder(): Promise<{ dir: string; heldout: string }> {
   await initBackend();
-  const tokenizer = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, {
+  const tokenizer = await AutoTokenizer.fromPretrained(COURSE_TOKENIZER_DIR, {
     quiet: true,
   });
   const dir = await Deno.makeTempDir({ prefix: "eval_course_model_" });
@@ -57,13 +42,13 @@ async function tinyModelFolder(): Promise<{ dir: string; heldout: string }> {
   await model.savePretrained(dir);
   model.dispose();
   for (const file of ["tokenizer.json", "vocab.txt", "tokenizer_config.json"]) {
-    copyFileSync(join(TOKENIZER_DIR, file), join(dir, file));
+    copyFileSync(join(COURSE_TOKENIZER_DIR, file), join(dir, file));
   }
   const heldout = join(dir, "heldout.txt");
   await Deno.writeTextFile(
     heldout,
     formatDocuments(
-      DOCUMENTS.map((sentences) => ({ source: "test", sentences })),
+      SHORT_DOCUMENTS.map((sentences) => ({ source: "test", sentences })),
     ),
   );
   return { dir, heldout };
@@ -166,12 +151,12 @@ Deno.test("eval_course_model: evaluation.json only for a finished model in full 
   assert.equal(options.quick, true);
   assert.equal(options.fullLearningRate, 5e-5);
   assert.equal(options.trainSize, 64);
-  assert.ok(existsSync(join(TOKENIZER_DIR, "vocab.txt")));
+  assert.ok(existsSync(join(COURSE_TOKENIZER_DIR, "vocab.txt")));
 });
 
 Deno.test("eval_course_model: the unigram baseline scores the masked targets by corpus frequency", async () => {
   const tokenizer = await AutoTokenizer.fromPretrained(
-    join(REPO_ROOT, "models", "ko-mini-bert"),
+    COURSE_TOKENIZER_DIR,
     { quiet: true },
   );
   const [movie] = tokenizer.convertTokensToIds(["영화"]);

@@ -6,12 +6,10 @@ import { AutoTokenizer } from "../lib/text/mod.ts";
 import { collate, disposeBatch, type Example } from "../lib/data/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import {
-  DEFAULT_OPTIONS,
   epochExamples,
   maskedExamples,
   parsePretrainFlags,
   pretrain,
-  type PretrainOptions,
   Replica,
 } from "../tools/pretrain.ts";
 import {
@@ -20,46 +18,20 @@ import {
   WorkerReplicas,
 } from "../tools/pretrain_parallel.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
-import { REPO_ROOT } from "./test_paths.ts";
+import {
+  COURSE_TOKENIZER_DIR,
+  SHORT_DOCUMENTS,
+  TINY_PRETRAIN,
+} from "./pretrain_fixtures.ts";
 
-const TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
 await initBackend();
-const tokenizer = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, {
+const tokenizer = await AutoTokenizer.fromPretrained(COURSE_TOKENIZER_DIR, {
   quiet: true,
 });
 
-const DOCUMENTS = [
-  [
-    "이 영화 정말 재미있어요.",
-    "배우들 연기가 최고였습니다.",
-    "다시 보고 싶네요.",
-  ],
-  ["스토리가 너무 지루했다.", "음악만 좋았다."],
-  ["드라마 결말이 아쉽네요.", "주인공이 불쌍해요.", "작가님 힘내세요."],
-  ["연기가 어색해서 몰입이 안 돼요.", "그래도 끝까지 봤습니다."],
-  ["오늘 뉴스 제목이 자극적이네요.", "기자님 사실 확인 좀 하세요."],
-  ["가족과 함께 보기 좋은 영화입니다.", "아이들이 좋아했어요."],
-].map((sentences) => sentences.map((s) => s.normalize("NFC")));
-
-const TINY: PretrainOptions = {
-  ...DEFAULT_OPTIONS,
-  tokenizerDir: TOKENIZER_DIR,
-  hidden: 32,
-  layers: 1,
-  heads: 2,
-  intermediate: 64,
-  batchSize: 8,
-  logSteps: 2,
-  evalSteps: 1000,
-  evalExamples: 16,
-  learningRate: 3e-3,
-  warmupRatio: 0,
-  quiet: true,
-};
-
 /** A masked batch of 8 pairs, as the training loop builds them. */
 function batchOfEight(): Example[] {
-  const many = Array.from({ length: 4 }, () => DOCUMENTS).flat();
+  const many = Array.from({ length: 4 }, () => SHORT_DOCUMENTS).flat();
   const pairs = epochExamples(many, tokenizer, {
     seed: 3,
     epoch: 0,
@@ -74,7 +46,7 @@ Deno.test("--workers is read as a number, defaults to 1, and must be 1 to the ba
   assert.equal(parsePretrainFlags(["--workers", "2"]).workers, 2);
   for (const workers of [0, 1.5, NaN, 9]) {
     await assert.rejects(
-      WorkerReplicas.start({ ...TINY, workers }, tokenizer),
+      WorkerReplicas.start({ ...TINY_PRETRAIN, workers }, tokenizer),
       /PRETRAIN_WORKERS|is not a whole number/,
     );
   }
@@ -100,7 +72,7 @@ Deno.test({
     "2 workers: summed shard gradients equal the full-batch gradient, and the replicas stay bit-identical",
   sanitizeResources: false,
   async fn() {
-    const options = { ...TINY, workers: 2 };
+    const options = { ...TINY_PRETRAIN, workers: 2 };
     const chunk = batchOfEight();
     const weights = shardWeights(shardsOf(chunk, 2));
     // Unequal shares of masked tokens: a plain mean of the shard gradients would be wrong here.
@@ -169,7 +141,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "pretrain-parallel-" });
     try {
-      const documents = Array.from({ length: 6 }, () => DOCUMENTS).flat()
+      const documents = Array.from({ length: 6 }, () => SHORT_DOCUMENTS).flat()
         .map((sentences) => ({ source: "test", sentences }));
       await Deno.writeTextFile(
         join(root, "pretrain.txt"),
@@ -180,7 +152,7 @@ Deno.test({
         formatDocuments(documents.slice(0, 12)),
       );
       const common = {
-        ...TINY,
+        ...TINY_PRETRAIN,
         corpusDir: root,
         outputDir: join(root, "run"),
         modelDir: join(root, "model"),
@@ -222,7 +194,7 @@ Deno.test({
     const root = await Deno.makeTempDir({ prefix: "pretrain-parallel-" });
     try {
       const error = await WorkerReplicas.start(
-        { ...TINY, workers: 2 },
+        { ...TINY_PRETRAIN, workers: 2 },
         tokenizer,
         { initFrom: join(root, "no-such-model") },
       ).then(() => undefined, (e) => e);

@@ -15,15 +15,13 @@ import {
   parsePretrainFlags,
   pretrain,
   pretrainingLoss,
-  type PretrainOptions,
   sequenceLengthAt,
 } from "../tools/pretrain.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
+import { COURSE_TOKENIZER_DIR, TINY_PRETRAIN } from "./pretrain_fixtures.ts";
 
-const REPO_ROOT = resolve(import.meta.dirname!, "..");
-const TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
 await initBackend();
-const tokenizer = await AutoTokenizer.fromPretrained(TOKENIZER_DIR, {
+const tokenizer = await AutoTokenizer.fromPretrained(COURSE_TOKENIZER_DIR, {
   quiet: true,
 });
 
@@ -46,20 +44,6 @@ const DOCUMENTS = [
   ],
   ["가족과 함께 보기 좋은 영화입니다.", "아이들이 좋아했어요."],
 ].map((sentences) => sentences.map((s) => s.normalize("NFC")));
-
-const TINY: Partial<PretrainOptions> = {
-  hidden: 32,
-  layers: 1,
-  heads: 2,
-  intermediate: 64,
-  batchSize: 8,
-  logSteps: 2,
-  evalSteps: 1000,
-  evalExamples: 16,
-  learningRate: 3e-3,
-  warmupRatio: 0,
-  quiet: true,
-};
 
 async function tinyCorpus(dir: string): Promise<void> {
   const documents = Array.from({ length: 6 }, () => DOCUMENTS).flat().map((
@@ -165,7 +149,7 @@ Deno.test("dynamic masking: about 15% of tokens, never special tokens, different
 Deno.test("loss on masked positions only equals Hugging Face's BertForPreTraining loss", () => {
   const model = buildModel(
     tokenizer,
-    { ...DEFAULT_OPTIONS, ...TINY } as PretrainOptions,
+    TINY_PRETRAIN,
   );
   const examples = maskedExamples(
     epochExamples(DOCUMENTS, tokenizer, { seed: 3, epoch: 0, maxLength: 64 })
@@ -251,10 +235,8 @@ Deno.test({
     try {
       await tinyCorpus(root);
       const common = {
-        ...DEFAULT_OPTIONS,
-        ...TINY,
+        ...TINY_PRETRAIN,
         corpusDir: root,
-        tokenizerDir: TOKENIZER_DIR,
         maxSteps: 24,
         minutes: 5,
       };
