@@ -116,3 +116,17 @@ Deno.test("a display updated in place after stream output keeps one output (CI r
   assert.equal(outputText(outputs[1]), "progress 100%");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("runner refuses an output above 1 MiB (the Deno kernel can corrupt such messages)", async () => {
+  // A 4.8 MB plotly.js bundle once had the cell's idle status written into its
+  // middle; Jupyter rejected both ("Invalid Signature") and lesson 01 failed
+  // in CI about one run in six. The size check fails every run instead.
+  const result = await runNotebooks([
+    join(FIXTURES, "oversized_output.ipynb"),
+  ]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /cell 2 sent an output of 1\.5 MB|keep every output under/,
+  );
+});

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,11 @@ from nbclient.exceptions import CellExecutionComplete, CellExecutionError, CellT
 from nbformat.sign import NotebookNotary
 
 KERNEL_NAME = "deno"
+# The Deno kernel (2.9) can write another message into the middle of a very large one (seen with
+# a 4.8 MB output: the cell's idle status landed inside it); Jupyter then rejects both with
+# "Invalid Signature", losing the output and leaving the cell busy. Outputs above this size are
+# therefore an error, caught in every run rather than in the rare run where the race strikes.
+MAX_OUTPUT_BYTES = 1 << 20
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -117,6 +123,17 @@ def merge_adjacent_streams(outputs: list[Any]) -> list[Any]:
     return merged
 
 
+def oversized_outputs(nb: Any) -> list[tuple[int, int]]:
+    """(cell index, bytes) of every output whose message content exceeds MAX_OUTPUT_BYTES."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            size = len(json.dumps(output, ensure_ascii=False).encode("utf-8"))
+            if size > MAX_OUTPUT_BYTES:
+                found.append((index, size))
+    return found
+
+
 def ensure_deno_kernelspec() -> None:
     try:
         KernelSpecManager().get_kernel_spec(KERNEL_NAME)
@@ -184,8 +201,19 @@ def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) ->
         print(f"FAILED {path}: {describe_failure(nb, error)}", file=sys.stderr)
     except Exception as error:  # a runner or kernel-protocol fault: still report which cell, keep the copy
         ok = False
+        hint = ""
+        if "Invalid Signature" in str(error):
+            hint = ("\nThe kernel sent a corrupted message. The Deno kernel does this when another message"
+                    " is written while a very large output is being sent: keep every output under"
+                    f" {MAX_OUTPUT_BYTES // 1024} KiB.")
         print(f"FAILED {path}: the runner itself broke ({type(error).__name__}) while executing:\n"
-              f"{describe_failure(nb, error)}\n{traceback.format_exc()}", file=sys.stderr)
+              f"{describe_failure(nb, error)}{hint}\n{traceback.format_exc()}", file=sys.stderr)
+    for index, size in oversized_outputs(nb):
+        ok = False
+        print(f"FAILED {path}: cell {index + 1} sent an output of {size / 1e6:.1f} MB (limit"
+              f" {MAX_OUTPUT_BYTES / 1e6:.1f} MB). The Deno kernel can corrupt messages that large (another"
+              f" message lands inside; Jupyter drops both as 'Invalid Signature'):\n"
+              f"{source_head(nb.cells[index].source)}", file=sys.stderr)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_adjacent_streams(cell.get("outputs", []))

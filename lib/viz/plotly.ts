@@ -4,11 +4,26 @@
  * A bundle carries `application/vnd.plotly.v1+json` (drawn by JupyterLab's
  * plotly extension, which the `plotly` Python package installs) and a
  * `text/html` fallback that draws the same figure with plotly.js for front ends
- * without that extension (classic Notebook, nbviewer-like HTML). The fallback
- * ships the plotly.js bundle inline, because the course must work offline.
+ * without that extension (classic Notebook, JupyterLab without `plotly`).
+ *
+ * The fallback loads plotly.js by URL instead of carrying it: the bundle is
+ * 4.8 MB, and the Deno kernel (2.9) can write another message (the cell's
+ * `idle` status) into the middle of a message that large. Jupyter then drops
+ * both ("Invalid Signature"): the figure is lost and the cell looks busy
+ * forever. The first URL tried is a copy of the pinned bundle that the course
+ * keeps under `out/assets/`, served by the Jupyter server itself (offline);
+ * the second is the same version on a CDN.
  */
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { displayBundle, type MediaBundle } from "./jupyter.ts";
 
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
@@ -27,29 +42,70 @@ export interface PlotlyFigure {
 export interface PlotlyBundleOptions {
   config?: PlotlyConfig;
   /**
-   * How the HTML fallback gets plotly.js: `"once"` (default) inlines it in the
-   * first figure of the kernel session and later figures reuse it, `"inline"`
-   * inlines it every time (self-contained output), `false` expects
-   * `window.Plotly` to exist already.
+   * How the HTML fallback gets plotly.js: `"load"` (default) loads it by URL,
+   * from the course's own copy served by Jupyter, else from a CDN; `"inline"`
+   * puts the whole 4.8 MB bundle into the output (self-contained, for HTML
+   * written to a file; through the Deno kernel such large messages can be
+   * corrupted, see above); `false` expects `window.Plotly` to exist already.
    */
-  includePlotlyJs?: "once" | "inline" | false;
+  includePlotlyJs?: "load" | "inline" | false;
 }
 
+/** Where the course keeps the copy of plotly.js that Jupyter serves. */
+export const PLOTLY_ASSET_DIR = fileURLToPath(
+  new URL("../../out/assets/", import.meta.url),
+);
+
 let plotlySource: string | undefined;
-let plotlyInlinedThisSession = false;
+let plotlyPackage: { path: string; version: string } | undefined;
+let assetPrepared: string | null | undefined;
+
+function resolvePlotlyPackage(): { path: string; version: string } {
+  if (plotlyPackage === undefined) {
+    const require = createRequire(import.meta.url);
+    const path = require.resolve("plotly.js-dist-min");
+    const manifest = JSON.parse(
+      readFileSync(join(dirname(path), "package.json"), "utf8"),
+    ) as { version: string };
+    plotlyPackage = { path, version: manifest.version };
+  }
+  return plotlyPackage;
+}
 
 /** The minified plotly.js bundle from the pinned `plotly.js-dist-min` package. */
 export function plotlyJsSource(): string {
   if (plotlySource === undefined) {
-    const require = createRequire(import.meta.url);
-    const path = require.resolve("plotly.js-dist-min");
     // Inside a <script> element the text "</script" would end the element.
-    plotlySource = readFileSync(path, "utf8").replaceAll(
-      "</script",
-      "<\\/script",
-    );
+    plotlySource = readFileSync(resolvePlotlyPackage().path, "utf8")
+      .replaceAll("</script", "<\\/script");
   }
   return plotlySource;
+}
+
+/** The pinned plotly.js on a CDN, for front ends that cannot reach our copy. */
+export function plotlyCdnUrl(): string {
+  return `https://cdn.jsdelivr.net/npm/plotly.js-dist-min@${resolvePlotlyPackage().version}/plotly.min.js`;
+}
+
+/**
+ * Copies the pinned plotly.js into `out/assets/` (once; skipped when an equal
+ * copy is there) and returns its path, or null when that is not possible
+ * (read-only checkout): figures then load plotly.js from the CDN.
+ */
+export function preparePlotlyAsset(): string | null {
+  if (assetPrepared !== undefined) return assetPrepared;
+  try {
+    const { path, version } = resolvePlotlyPackage();
+    const target = join(PLOTLY_ASSET_DIR, `plotly-${version}.min.js`);
+    if (!existsSync(target) || statSync(target).size !== statSync(path).size) {
+      mkdirSync(PLOTLY_ASSET_DIR, { recursive: true });
+      copyFileSync(path, target);
+    }
+    assetPrepared = target;
+  } catch {
+    assetPrepared = null;
+  }
+  return assetPrepared;
 }
 
 /** JSON that is also safe inside an HTML <script> element. */
@@ -57,31 +113,91 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replaceAll("<", "\\u003c");
 }
 
+/**
+ * Browser code that resolves `window.Plotly`, loading it at most once per page.
+ * The local URL is the asset's path relative to the notebook's folder (the
+ * kernel's working directory), put under the Jupyter server's `files/` route
+ * for the notebook's own path (`/lab/tree/...`, `/notebooks/...`,
+ * `/doc/tree/...`). Classic Notebook has require.js, which would capture the
+ * UMD bundle as an AMD module, so `define` is hidden while it loads.
+ */
+function loaderScript(
+  assetFromNotebook: string | null,
+  cdnUrl: string,
+): string {
+  return `function coursePlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (window.__coursePlotlyLoading) return window.__coursePlotlyLoading;
+  var urls = [];
+  var asset = ${scriptJson(assetFromNotebook)};
+  var base = document.body && document.body.dataset && document.body.dataset.baseUrl;
+  var config = document.getElementById("jupyter-config-data");
+  if (!base && config) { try { base = JSON.parse(config.textContent).baseUrl; } catch (e) {} }
+  var page = location.pathname.match(/\\/(?:lab\\/tree|notebooks|doc\\/tree)\\/(.*)$/);
+  if (asset && base && page) {
+    var parts = decodeURIComponent(page[1]).split("/").slice(0, -1);
+    asset.split("/").forEach(function (part) {
+      if (part === "..") parts.pop(); else if (part !== ".") parts.push(part);
+    });
+    urls.push(base.replace(/\\/?$/, "/") + "files/" + parts.map(encodeURIComponent).join("/"));
+  }
+  urls.push(${scriptJson(cdnUrl)});
+  window.__coursePlotlyLoading = new Promise(function (resolve, reject) {
+    function next() {
+      var url = urls.shift();
+      if (!url) { window.__coursePlotlyLoading = undefined; reject(new Error("plotly.js could not be loaded")); return; }
+      var script = document.createElement("script");
+      var define = window.define;
+      window.define = undefined;
+      script.src = url;
+      script.onload = function () { window.define = define; window.Plotly ? resolve(window.Plotly) : next(); };
+      script.onerror = function () { window.define = define; script.remove(); next(); };
+      document.head.appendChild(script);
+    }
+    next();
+  });
+  return window.__coursePlotlyLoading;
+}`;
+}
+
 function fallbackHtml(
   figure: Required<PlotlyFigure>,
-  includeLibrary: boolean,
+  mode: "load" | "inline" | false,
 ): string {
   const id = `course-plot-${crypto.randomUUID()}`;
   const height = typeof figure.layout.height === "number"
     ? `${figure.layout.height}px`
     : "450px";
-  const library = includeLibrary ? `<script>${plotlyJsSource()}</script>` : "";
-  // Later figures may render before the cell that inlined plotly.js; poll briefly.
+  const library = mode === "inline"
+    ? `<script>${plotlyJsSource()}</script>\n`
+    : "";
+  const loader = mode === "load"
+    ? loaderScript(assetFromNotebook(), plotlyCdnUrl())
+    : "function coursePlotly() { return Promise.resolve(window.Plotly); }";
   return `<div id="${id}" class="course-plotly" style="width:100%;height:${height}"></div>
 ${library}<script>
 (function () {
   var figure = ${scriptJson(figure)};
-  var tries = 0;
-  function draw() {
-    if (window.Plotly) {
-      window.Plotly.newPlot("${id}", figure.data, figure.layout, figure.config);
-    } else if (tries++ < 100) {
-      setTimeout(draw, 100);
-    }
-  }
-  draw();
+  ${loader}
+  coursePlotly().then(function (Plotly) {
+    Plotly.newPlot("${id}", figure.data, figure.layout, figure.config);
+  }, function () {
+    document.getElementById("${id}").textContent =
+      "plotly.js를 불러오지 못해 그림을 그릴 수 없습니다. deno task lab 으로 연 JupyterLab에서 다시 실행해 보세요.";
+  });
 })();
 </script>`;
+}
+
+/** The asset's path from the kernel's working directory (the notebook's folder), with `/`. */
+function assetFromNotebook(): string | null {
+  const asset = preparePlotlyAsset();
+  if (asset === null) return null;
+  try {
+    return relative(Deno.cwd(), asset).split(sep).join("/");
+  } catch {
+    return null;
+  }
 }
 
 function describeFigure(figure: PlotlyFigure): string {
@@ -102,13 +218,9 @@ export function plotlyBundle(
   options: PlotlyBundleOptions = {},
 ): MediaBundle {
   const figure = { data, layout, config: options.config ?? {} };
-  const mode = options.includePlotlyJs ?? "once";
-  const includeLibrary = mode === "inline" ||
-    (mode === "once" && !plotlyInlinedThisSession);
-  if (includeLibrary) plotlyInlinedThisSession = true;
   return {
     [PLOTLY_MIME]: figure,
-    "text/html": fallbackHtml(figure, includeLibrary),
+    "text/html": fallbackHtml(figure, options.includePlotlyJs ?? "load"),
     "text/plain": describeFigure(figure),
   };
 }
