@@ -10,9 +10,9 @@
  * 4.8 MB, and the Deno kernel (2.9) can write another message (the cell's
  * `idle` status) into the middle of a message that large. Jupyter then drops
  * both ("Invalid Signature"): the figure is lost and the cell looks busy
- * forever. The first URL tried is a copy of the pinned bundle that the course
- * keeps under `out/assets/`, served by the Jupyter server itself (offline);
- * the second is the same version on a CDN.
+ * forever. The URLs tried are a copy of the pinned bundle that the course
+ * keeps under `out/assets/`, served by the Jupyter server itself (offline),
+ * then the same version on a CDN.
  */
 import { createRequire } from "node:module";
 import {
@@ -51,10 +51,10 @@ export interface PlotlyBundleOptions {
   includePlotlyJs?: "load" | "inline" | false;
 }
 
+const COURSE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
 /** Where the course keeps the copy of plotly.js that Jupyter serves. */
-export const PLOTLY_ASSET_DIR = fileURLToPath(
-  new URL("../../out/assets/", import.meta.url),
-);
+export const PLOTLY_ASSET_DIR = join(COURSE_ROOT, "out", "assets");
 
 let plotlySource: string | undefined;
 let plotlyPackage: { path: string; version: string } | undefined;
@@ -118,11 +118,14 @@ function scriptJson(value: unknown): string {
  * The local URL is the asset's path relative to the notebook's folder (the
  * kernel's working directory), put under the Jupyter server's `files/` route
  * for the notebook's own path (`/lab/tree/...`, `/notebooks/...`,
- * `/doc/tree/...`). Classic Notebook has require.js, which would capture the
- * UMD bundle as an AMD module, so `define` is hidden while it loads.
+ * `/doc/tree/...`); the next is the asset's path from the course root, for
+ * executed copies opened elsewhere under `deno task lab` (root = course
+ * root). Classic Notebook has require.js, which would capture the UMD bundle
+ * as an AMD module, so `define` is hidden while it loads.
  */
 function loaderScript(
   assetFromNotebook: string | null,
+  assetFromRoot: string,
   cdnUrl: string,
 ): string {
   return `function coursePlotly() {
@@ -134,12 +137,17 @@ function loaderScript(
   var config = document.getElementById("jupyter-config-data");
   if (!base && config) { try { base = JSON.parse(config.textContent).baseUrl; } catch (e) {} }
   var page = location.pathname.match(/\\/(?:lab\\/tree|notebooks|doc\\/tree)\\/(.*)$/);
-  if (asset && base && page) {
-    var parts = decodeURIComponent(page[1]).split("/").slice(0, -1);
-    asset.split("/").forEach(function (part) {
-      if (part === "..") parts.pop(); else if (part !== ".") parts.push(part);
-    });
-    urls.push(base.replace(/\\/?$/, "/") + "files/" + parts.map(encodeURIComponent).join("/"));
+  if (base && page) {
+    var files = base.replace(/\\/?$/, "/") + "files/";
+    if (asset) {
+      var parts = decodeURIComponent(page[1]).split("/").slice(0, -1);
+      asset.split("/").forEach(function (part) {
+        if (part === "..") parts.pop(); else if (part !== ".") parts.push(part);
+      });
+      urls.push(files + parts.map(encodeURIComponent).join("/"));
+    }
+    var fromRoot = files + ${scriptJson(assetFromRoot)};
+    if (urls.indexOf(fromRoot) < 0) urls.push(fromRoot);
   }
   urls.push(${scriptJson(cdnUrl)});
   window.__coursePlotlyLoading = new Promise(function (resolve, reject) {
@@ -172,7 +180,12 @@ function fallbackHtml(
     ? `<script>${plotlyJsSource()}</script>\n`
     : "";
   const loader = mode === "load"
-    ? loaderScript(assetFromNotebook(), plotlyCdnUrl())
+    ? loaderScript(
+      assetFromNotebook(),
+      relative(COURSE_ROOT, PLOTLY_ASSET_DIR).split(sep).join("/") +
+        `/plotly-${resolvePlotlyPackage().version}.min.js`,
+      plotlyCdnUrl(),
+    )
     : "function coursePlotly() { return Promise.resolve(window.Plotly); }";
   return `<div id="${id}" class="course-plotly" style="width:100%;height:${height}"></div>
 ${library}<script>
