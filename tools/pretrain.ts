@@ -18,7 +18,9 @@
  * sum is the full-batch gradient) is applied by every replica (tools/pretrain_parallel.ts,
  * tools/pretrain_worker.ts). The default, 1, trains in this thread. Checkpoints are the same either
  * way, so a run can resume with another `--workers`. Only dropout masks differ (drawn per slice),
- * so N workers train as well as one, not bit for bit the same run.
+ * so N workers train as well as one, not bit for bit the same run. Measured on two idle cores
+ * (continuing the course model, same batches, steps 1-120): 1.19 steps/s with `--workers 2`
+ * against 0.70 with one, a 1.70x speed-up, for 2.7 instead of 2.2 GB peak memory.
  *
  * Why the loss is computed here and not by `BertForPreTraining.forward`: HF's head scores all
  * positions against the whole vocabulary, but only the ~15% masked positions count. Scoring only
