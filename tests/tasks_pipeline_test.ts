@@ -11,9 +11,13 @@ import type {
   LabelScore,
   NextSentenceResult,
   SimilarityResult,
+  TokenClassificationOptions,
   TokenPrediction,
 } from "../lib/tasks/mod.ts";
-import { groupEntities } from "../lib/tasks/token_classification.ts";
+import {
+  groupEntities,
+  splitIntoWindows,
+} from "../lib/tasks/token_classification.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { join } from "node:path";
 import { exportOnnx } from "../lib/models/onnx/mod.ts";
@@ -141,6 +145,76 @@ Deno.test("fill-mask: engines agree; sequences fill the mask; several masks", as
     await assert.rejects(
       () => onnx("마스크가 없는 문장"),
       rejectsWith("TASK_NO_MASK"),
+    );
+  } finally {
+    await onnx.dispose();
+    await tfjs.dispose();
+  }
+});
+
+Deno.test("token-classification windows: overlapping spans that cover every piece", () => {
+  assert.deepEqual(splitIntoWindows(5, 14, 7), [{ begin: 0, end: 5 }]);
+  assert.deepEqual(splitIntoWindows(30, 14, 7), [
+    { begin: 0, end: 14 },
+    { begin: 7, end: 21 },
+    { begin: 14, end: 28 },
+    { begin: 21, end: 30 },
+  ]);
+  assert.deepEqual(splitIntoWindows(14, 14, 0), [{ begin: 0, end: 14 }]);
+});
+
+Deno.test("token-classification reads a text longer than the model's window in overlapping windows", async () => {
+  // Windows of 20 pieces, stride 10; the sentence has 10 pieces, so every
+  // window holds exactly two sentences, the same ids as `pair` read alone.
+  const [onnx, tfjs] = await Promise.all(
+    ENGINES.map((engine) =>
+      pipeline("ner", folders.ner, { engine, maxLength: 22 })
+    ),
+  );
+  try {
+    const sentence = "안녕하세요 ! 한국어 학생 hello 좋아요 감사합니다 .";
+    const pair = `${sentence} ${sentence}`;
+    const text = Array.from({ length: 6 }, () => sentence).join(" ");
+    const none: TokenClassificationOptions = {
+      aggregationStrategy: "none",
+      ignoreLabels: [],
+    };
+    const tokens = await onnx(text, none) as TokenPrediction[];
+    // 60 pieces: every piece once, in order, the tail included.
+    assert.equal(tokens.length, 60);
+    assert.deepEqual(tokens.map((t) => t.index), tokens.map((_, i) => i + 1));
+    for (const t of tokens) assert.equal(text.slice(t.start, t.end), t.word);
+    assert.equal(tokens.at(-1)!.end, text.length);
+
+    // Each piece is labelled by the window where it is farthest from an edge.
+    const inPair = await onnx(pair, none) as TokenPrediction[];
+    assert.equal(inPair.length, 20);
+    tokens.forEach((token, piece) => {
+      let begin = 0;
+      for (let b = 0; b <= 40; b += 10) {
+        const context = (w: number) =>
+          piece < w || piece >= w + 20
+            ? -1
+            : Math.min(piece - w, w + 19 - piece);
+        if (context(b) > context(begin)) begin = b;
+      }
+      const expected = inPair[piece - begin];
+      assert.equal(token.entity, expected.entity, `piece ${piece}`);
+      close(token.score, expected.score, `piece ${piece}`, 1e-6);
+    });
+
+    const tokensTfjs = await tfjs(text, none) as TokenPrediction[];
+    assert.deepEqual(
+      tokens.map((t) => t.entity),
+      tokensTfjs.map((t) => t.entity),
+    );
+    tokens.forEach((t, i) =>
+      close(t.score, tokensTfjs[i].score, `token ${i}`, 1e-5)
+    );
+    assert.deepEqual(await onnx([text, pair], none), [tokens, inPair]);
+    await assert.rejects(
+      () => onnx(text, { stride: 20 }),
+      rejectsWith("TASK_BAD_OPTION"),
     );
   } finally {
     await onnx.dispose();

@@ -2,6 +2,11 @@
  * token-classification (NER): a label per word piece, then, with the
  * "simple" aggregation, consecutive pieces of one entity (B-X I-X ...) merged
  * into a span with character offsets into the (NFC-normalized) text.
+ *
+ * A text longer than the model's window is read in overlapping windows, and
+ * each piece takes its label from the window where it has the most context on
+ * both sides (the "max context" rule of BERT's SQuAD code), so every piece is
+ * labelled once and none is cut off.
  */
 import { CourseError } from "../runtime/errors.ts";
 import {
@@ -19,12 +24,17 @@ export interface TokenClassificationOptions {
   aggregationStrategy?: "simple" | "none";
   /** Labels left out of the result (default ["O"]). */
   ignoreLabels?: string[];
+  /**
+   * Word pieces shared by neighbouring windows when a text is longer than the
+   * model's window (default: min(128, half a window)).
+   */
+  stride?: number;
 }
 
 export interface TokenPrediction {
   entity: string;
   score: number;
-  /** Position of the piece in the encoded input ([CLS] = 0). */
+  /** Position of the piece in the encoded text ([CLS] = 0), windows or not. */
   index: number;
   word: string;
   start: number;
@@ -57,35 +67,62 @@ export async function tokenClassification(
     );
   }
   const ignore = new Set(options.ignoreLabels ?? ["O"]);
-  const encodings = items.map((text) => {
-    const nfc = assertNonEmptyText(text, "text").normalize("NFC");
-    const encoding = ctx.tokenizer(nfc, {
-      truncation: true,
-      maxLength: ctx.maxLength,
-      returnOffsetsMapping: true,
-    });
-    return { nfc, encoding };
-  });
+  const texts = items.map((text) =>
+    assertNonEmptyText(text, "text").normalize("NFC")
+  );
+  const windowLength = ctx.maxLength - 2; // [CLS] pieces [SEP]
+  const stride = options.stride ?? Math.min(128, Math.floor(windowLength / 2));
+  if (!Number.isInteger(stride) || stride < 0 || stride >= windowLength) {
+    throw new CourseError(
+      "TASK_BAD_OPTION",
+      `stride ${stride} must be an integer in [0, ${
+        windowLength - 1
+      }] for windows of ${windowLength} word pieces`,
+      "stride(겹치는 토큰 수)를 창 길이보다 작게 하거나 maxLength를 늘리세요.",
+    );
+  }
+  const pieces = texts.map((text) =>
+    ctx.tokenizer.wordPieces(text, { offsets: true })
+  );
+  const windows = pieces.flatMap(({ ids }, owner) =>
+    splitIntoWindows(ids.length, windowLength, stride).map((span) => ({
+      owner,
+      ...span,
+    }))
+  );
+  const { clsTokenId, sepTokenId } = ctx.tokenizer;
   const rows = await inferRows(
     ctx,
-    encodings.map(({ encoding }) => ({
-      input_ids: encoding.input_ids,
-      token_type_ids: encoding.token_type_ids,
-    })),
+    windows.map(({ owner, begin, end }) => {
+      const input_ids = [
+        clsTokenId,
+        ...pieces[owner].ids.slice(begin, end),
+        sepTokenId,
+      ];
+      return { input_ids, token_type_ids: input_ids.map(() => 0) };
+    }),
   );
-  const results = rows.map((row, i) => {
-    const { nfc, encoding } = encodings[i];
+  const results = texts.map((text, owner) => {
+    const own = windows.flatMap((window, w) =>
+      window.owner === owner ? [{ ...window, logits: rows[w] }] : []
+    );
     const predictions = predictTokens(
       ctx,
-      requireOutput(row, "logits"),
-      encoding.input_ids,
-      encoding.offset_mapping!,
-      nfc,
+      pieces[owner].ids,
+      pieces[owner].offsets!,
+      text,
+      (piece) => {
+        const best = own.reduce((a, b) =>
+          maxContext(b, piece) > maxContext(a, piece) ? b : a
+        );
+        const logits = requireOutput(best.logits, "logits");
+        return { logits, row: piece - best.begin + 1 };
+      },
     );
     if (strategy === "none") {
       return predictions.filter((p) => !ignore.has(p.entity));
     }
-    return groupEntities(predictions, nfc).filter((g) =>
+    return groupEntities(predictions, text).filter((g) =>
       !ignore.has(g.entity_group)
     );
   });
@@ -96,28 +133,56 @@ export async function tokenClassification(
     | EntityGroup[][];
 }
 
+/** [begin, end) piece ranges of the windows covering `length` pieces. */
+export function splitIntoWindows(
+  length: number,
+  windowLength: number,
+  stride: number,
+): { begin: number; end: number }[] {
+  const windows = [];
+  for (let begin = 0;; begin += windowLength - stride) {
+    const end = Math.min(begin + windowLength, length);
+    windows.push({ begin, end });
+    if (end >= length) return windows;
+  }
+}
+
+/** Context a window gives `piece`: the fewer pieces on its poorer side. */
+function maxContext(
+  window: { begin: number; end: number },
+  piece: number,
+): number {
+  if (piece < window.begin || piece >= window.end) return -1;
+  return Math.min(piece - window.begin, window.end - 1 - piece) +
+    0.01 * (window.end - window.begin);
+}
+
 function predictTokens(
   ctx: TaskContext,
-  logits: { data: Float32Array; dims: number[] },
-  inputIds: number[],
+  pieceIds: number[],
   offsets: [number, number][],
   text: string,
+  logitsOf: (piece: number) => {
+    logits: { data: Float32Array; dims: number[] };
+    row: number;
+  },
 ): TokenPrediction[] {
-  const numLabels = logits.dims[1];
   const special = new Set(ctx.tokenizer.allSpecialIds);
   const predictions: TokenPrediction[] = [];
-  inputIds.forEach((id, index) => {
-    // [UNK] is a real word; [CLS]/[SEP]/[PAD] are not.
+  pieceIds.forEach((id, piece) => {
+    // [UNK] is a real word; a literal "[SEP]" typed in the text is not.
     if (special.has(id) && id !== ctx.tokenizer.unkTokenId) return;
+    const { logits, row } = logitsOf(piece);
+    const numLabels = logits.dims[1];
     const probabilities = softmax(
-      logits.data.subarray(index * numLabels, (index + 1) * numLabels),
+      logits.data.subarray(row * numLabels, (row + 1) * numLabels),
     );
     const best = argmax(probabilities);
-    const [start, end] = offsets[index];
+    const [start, end] = offsets[piece];
     predictions.push({
       entity: labelName(ctx.config, best),
       score: probabilities[best],
-      index,
+      index: piece + 1,
       word: text.slice(start, end),
       start,
       end,
