@@ -14,6 +14,7 @@ import {
 import { asList } from "./inputs.ts";
 import { softmax } from "./math.ts";
 import { validTopK } from "./text_classification.ts";
+import { checkStride, splitIntoWindows } from "./windows.ts";
 
 export interface QuestionAnsweringInput {
   question: string;
@@ -78,7 +79,7 @@ export async function questionAnswering(
     );
     contexts.push(context);
     for (
-      const w of splitIntoWindows(ctx, question, context, maxSeqLength, options)
+      const w of questionWindows(ctx, question, context, maxSeqLength, options)
     ) {
       windows.push({
         inputIndex,
@@ -136,7 +137,7 @@ export async function questionAnswering(
   return single ? shaped[0] : shaped;
 }
 
-function splitIntoWindows(
+function questionWindows(
   ctx: TaskContext,
   question: string,
   context: string,
@@ -156,41 +157,33 @@ function splitIntoWindows(
       "질문을 더 짧게 쓰세요. 긴 내용은 질문이 아니라 context에 넣습니다.",
     );
   }
-  const stride = options.docStride ?? Math.min(128, Math.floor(window / 2));
-  if (!Number.isInteger(stride) || stride < 0 || stride >= window) {
-    throw new CourseError(
-      "TASK_BAD_OPTION",
-      `docStride ${stride} must be an integer in [0, ${
-        window - 1
-      }] for windows of ${window} context tokens`,
-      "docStride(겹치는 토큰 수)를 창 길이보다 작게 하거나 maxSeqLength를 늘리세요.",
-    );
-  }
+  const stride = checkStride(
+    options.docStride ?? Math.min(128, Math.floor(window / 2)),
+    window,
+    "docStride",
+  );
   const pieces = tokenizer.wordPieces(context, { offsets: true });
   const offsets = pieces.offsets!;
-  const windows = [];
-  for (let begin = 0;; begin += window - stride) {
-    const end = Math.min(begin + window, pieces.ids.length);
-    const contextIds = pieces.ids.slice(begin, end);
-    const input_ids = [
-      tokenizer.clsTokenId,
-      ...questionIds,
-      tokenizer.sepTokenId,
-      ...contextIds,
-      tokenizer.sepTokenId,
-    ];
-    const firstSegment = questionIds.length + 2;
-    windows.push({
-      encoding: {
-        input_ids,
-        token_type_ids: input_ids.map((_, i) => (i < firstSegment ? 0 : 1)),
-      },
-      contextStart: firstSegment,
-      offsets: offsets.slice(begin, end),
-    });
-    if (end >= pieces.ids.length) break;
-  }
-  return windows;
+  const firstSegment = questionIds.length + 2;
+  return splitIntoWindows(pieces.ids.length, window, stride).map(
+    ({ begin, end }) => {
+      const input_ids = [
+        tokenizer.clsTokenId,
+        ...questionIds,
+        tokenizer.sepTokenId,
+        ...pieces.ids.slice(begin, end),
+        tokenizer.sepTokenId,
+      ];
+      return {
+        encoding: {
+          input_ids,
+          token_type_ids: input_ids.map((_, i) => (i < firstSegment ? 0 : 1)),
+        },
+        contextStart: firstSegment,
+        offsets: offsets.slice(begin, end),
+      };
+    },
+  );
 }
 
 /**

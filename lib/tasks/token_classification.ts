@@ -18,6 +18,7 @@ import {
 } from "./context.ts";
 import { asList } from "./inputs.ts";
 import { argmax, softmax } from "./math.ts";
+import { checkStride, splitIntoWindows } from "./windows.ts";
 
 export interface TokenClassificationOptions {
   /** "simple" (default): group B-/I- pieces into entities; "none": every piece. */
@@ -71,16 +72,11 @@ export async function tokenClassification(
     assertNonEmptyText(text, "text").normalize("NFC")
   );
   const windowLength = ctx.maxLength - 2; // [CLS] pieces [SEP]
-  const stride = options.stride ?? Math.min(128, Math.floor(windowLength / 2));
-  if (!Number.isInteger(stride) || stride < 0 || stride >= windowLength) {
-    throw new CourseError(
-      "TASK_BAD_OPTION",
-      `stride ${stride} must be an integer in [0, ${
-        windowLength - 1
-      }] for windows of ${windowLength} word pieces`,
-      "stride(겹치는 토큰 수)를 창 길이보다 작게 하거나 maxLength를 늘리세요.",
-    );
-  }
+  const stride = checkStride(
+    options.stride ?? Math.min(128, Math.floor(windowLength / 2)),
+    windowLength,
+    "stride",
+  );
   const pieces = texts.map((text) =>
     ctx.tokenizer.wordPieces(text, { offsets: true })
   );
@@ -131,20 +127,6 @@ export async function tokenClassification(
     | EntityGroup[]
     | TokenPrediction[][]
     | EntityGroup[][];
-}
-
-/** [begin, end) piece ranges of the windows covering `length` pieces. */
-export function splitIntoWindows(
-  length: number,
-  windowLength: number,
-  stride: number,
-): { begin: number; end: number }[] {
-  const windows = [];
-  for (let begin = 0;; begin += windowLength - stride) {
-    const end = Math.min(begin + windowLength, length);
-    windows.push({ begin, end });
-    if (end >= length) return windows;
-  }
 }
 
 /** Context a window gives `piece`: the fewer pieces on its poorer side. */

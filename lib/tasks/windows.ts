@@ -1,0 +1,37 @@
+/**
+ * Overlapping windows over a text's word pieces, for inputs longer than the
+ * model reads at once (question answering contexts, long NER texts).
+ */
+import { CourseError } from "../runtime/errors.ts";
+
+/** [begin, end) piece ranges of the windows covering `length` pieces. */
+export function splitIntoWindows(
+  length: number,
+  windowLength: number,
+  stride: number,
+): { begin: number; end: number }[] {
+  const windows = [];
+  for (let begin = 0;; begin += windowLength - stride) {
+    const end = Math.min(begin + windowLength, length);
+    windows.push({ begin, end });
+    if (end >= length) return windows;
+  }
+}
+
+/** Checks the overlap option (`name`: what the caller calls it) against the window. */
+export function checkStride(
+  stride: number,
+  windowLength: number,
+  name: string,
+): number {
+  if (!Number.isInteger(stride) || stride < 0 || stride >= windowLength) {
+    throw new CourseError(
+      "TASK_BAD_OPTION",
+      `${name} ${stride} must be an integer in [0, ${
+        windowLength - 1
+      }] for windows of ${windowLength} word pieces`,
+      `${name}(겹치는 토큰 수)를 창 길이보다 작게 하거나 maxLength를 늘리세요.`,
+    );
+  }
+  return stride;
+}
