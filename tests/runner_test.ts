@@ -130,3 +130,37 @@ Deno.test("runner refuses an output above 1 MiB (the Deno kernel can corrupt suc
     /cell 2 sent an output of 1\.5 MB|keep every output under/,
   );
 });
+
+Deno.test("a corrupted kernel message gets the notebook one more run, and only one", async () => {
+  // The Deno kernel's race cannot be triggered on purpose, so the signature
+  // check itself fails here: on the first display message (once), or always.
+  const script = (times: string) => `
+import sys
+sys.path.insert(0, "tools")
+from jupyter_client import session
+import run_notebook
+original = session.Session.deserialize
+left = [${times}]
+def deserialize(self, msg_list, content=True, copy=True):
+    msg = original(self, msg_list, content=content, copy=copy)
+    if msg["msg_type"] == "display_data" and left[0] > 0:
+        left[0] -= 1
+        raise ValueError("Invalid Signature: b'0000'")
+    return msg
+session.Session.deserialize = deserialize
+sys.exit(run_notebook.main([sys.argv[1]]))
+`;
+  const notebook = join(FIXTURES, "display_update.ipynb");
+  const once = await runPython(["-c", script("1"), notebook]);
+  assert.equal(once.code, 0, once.stderr);
+  assert.match(
+    once.stderr,
+    /corrupted message .*running the notebook once more/,
+  );
+  assert.match(once.stderr, /\[run_notebook\] ok /);
+
+  const always = await runPython(["-c", script("99"), notebook]);
+  assert.equal(always.code, 1, always.stderr);
+  assert.equal(always.stderr.match(/once more/g)?.length, 1);
+  assert.match(always.stderr, /keep every output under 1024 KiB/);
+});

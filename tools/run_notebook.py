@@ -164,7 +164,24 @@ def describe_failure(nb: Any, error: BaseException) -> str:
     return "\n".join(lines)
 
 
+class CorruptedMessage(Exception):
+    """The kernel sent a message that failed its signature check (see MAX_OUTPUT_BYTES)."""
+
+
 def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) -> bool:
+    """Runs one notebook; a corrupted kernel message (a Deno kernel race) gets one more try."""
+    try:
+        return run_notebook_once(path, output, timeout, grace)
+    except CorruptedMessage:
+        print(f"[run_notebook] {path}: the kernel sent a corrupted message (Invalid Signature, a known Deno"
+              " kernel race); running the notebook once more", file=sys.stderr)
+        try:
+            return run_notebook_once(path, output, timeout, grace)
+        except CorruptedMessage:
+            return False
+
+
+def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: float) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing cell ids are added just below
         nb = nbformat.read(path, as_version=4)
@@ -187,6 +204,7 @@ def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) ->
     client.on_cell_error = mark_failed_cell
     started = time.monotonic()
     ok = True
+    corrupted = False
     try:
         client.execute()
     except CellTimeoutError as error:
@@ -208,7 +226,9 @@ def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) ->
                     f" {MAX_OUTPUT_BYTES // 1024} KiB.")
         print(f"FAILED {path}: the runner itself broke ({type(error).__name__}) while executing:\n"
               f"{describe_failure(nb, error)}{hint}\n{traceback.format_exc()}", file=sys.stderr)
-    for index, size in oversized_outputs(nb):
+        corrupted = bool(hint)
+    oversized = oversized_outputs(nb)
+    for index, size in oversized:
         ok = False
         print(f"FAILED {path}: cell {index + 1} sent an output of {size / 1e6:.1f} MB (limit"
               f" {MAX_OUTPUT_BYTES / 1e6:.1f} MB). The Deno kernel can corrupt messages that large (another"
@@ -229,6 +249,8 @@ def run_notebook(path: Path, output: Path | None, timeout: int, grace: float) ->
     late = f", {client.late_output_count} late output(s) caught" if client.late_output_count else ""
     where = f" -> {output}" if output is not None else ""
     print(f"[run_notebook] {status} {path} in {elapsed:.1f}s{late}{where}", file=sys.stderr)
+    if corrupted and not oversized:
+        raise CorruptedMessage(str(path))
     return ok
 
 
