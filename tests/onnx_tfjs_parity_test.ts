@@ -4,6 +4,7 @@
  * fixture has no reference for: token classification and QA with seeded
  * heads, and sequence classification after loading the fixture head.
  */
+import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,7 @@ async function compare(
   model: BertForTokenClassification | BertForQuestionAnswering,
   task: "token-classification" | "question-answering",
   outputs: string[],
+  tolerance = 1e-4,
 ) {
   const dir = await mkdtemp(join(tmpdir(), "onnx-tfjs-"));
   try {
@@ -45,6 +47,8 @@ async function compare(
           onnxOut[name].data as Float32Array,
           Array.from(await want.data()),
           `${task} ${batch.name} ${name}`,
+          tolerance,
+          tolerance,
         );
       }
       for (const value of Object.values(tfjsOut)) {
@@ -80,3 +84,21 @@ Deno.test("question-answering: ONNX export of a tfjs model equals its forward", 
     model.dispose();
   }
 });
+
+for (const act of ["gelu_new", "relu"] as const) {
+  Deno.test(`${act} activation: the ONNX graph equals the tfjs forward`, async () => {
+    const model = await BertForTokenClassification.fromPretrained(FIXTURE_DIR, {
+      num_labels: 3,
+      hidden_act: act,
+      seed: 5,
+      verbose: false,
+    });
+    try {
+      assert.equal(model.config.hidden_act, act);
+      // Tight: exact and tanh GELU differ by only ~1e-4 in these logits.
+      await compare(model, "token-classification", ["logits"], 1e-6);
+    } finally {
+      model.dispose();
+    }
+  });
+}

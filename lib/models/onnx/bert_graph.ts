@@ -167,6 +167,14 @@ class BertGraphExporter {
     );
   }
 
+  /** 0.5·x·(1 + t): the shape both GELU forms share. */
+  private halfTimesOnePlus(x: string, t: string, prefix: string): string {
+    const g = this.g;
+    const onePlus = g.op("Add", [t, g.addFloatScalar("const.one", 1)], prefix);
+    const half = g.op("Mul", [x, g.addFloatScalar("const.half", 0.5)], prefix);
+    return g.op("Mul", [half, onePlus], prefix);
+  }
+
   private activation(x: string, prefix: string): string {
     const g = this.g;
     const act = this.config.hidden_act ?? "gelu";
@@ -176,18 +184,7 @@ class BertGraphExporter {
         x,
         g.addFloatScalar("const.sqrt2", Math.SQRT2),
       ], prefix);
-      const erf = g.op("Erf", [scaled], prefix);
-      const onePlus = g.op(
-        "Add",
-        [erf, g.addFloatScalar("const.one", 1)],
-        prefix,
-      );
-      const half = g.op(
-        "Mul",
-        [x, g.addFloatScalar("const.half", 0.5)],
-        prefix,
-      );
-      return g.op("Mul", [half, onePlus], prefix);
+      return this.halfTimesOnePlus(x, g.op("Erf", [scaled], prefix), prefix);
     }
     if (act === "relu") return g.op("Relu", [x], prefix);
     if (act === "gelu_new" || act === "gelu_pytorch_tanh") {
@@ -203,17 +200,7 @@ class BertGraphExporter {
           g.addFloatScalar("const.sqrt_2_over_pi", Math.sqrt(2 / Math.PI)),
         ], prefix),
       ], prefix);
-      const onePlus = g.op(
-        "Add",
-        [tanh, g.addFloatScalar("const.one", 1)],
-        prefix,
-      );
-      const half = g.op(
-        "Mul",
-        [x, g.addFloatScalar("const.half", 0.5)],
-        prefix,
-      );
-      return g.op("Mul", [half, onePlus], prefix);
+      return this.halfTimesOnePlus(x, tanh, prefix);
     }
     throw new CourseError(
       "ONNX_UNSUPPORTED_ACTIVATION",
