@@ -7,6 +7,9 @@ stops listening at idle and drops those messages, or a later cell swallows them.
 reading IOPub after each idle until the channel has been quiet for a grace period, and files every
 message under the cell whose request it answers (by parent msg id).
 
+It also guards against a Deno kernel race (see MAX_OUTPUT_BYTES): an output above 1 MiB fails the
+run, and a message that fails its signature check gets the notebook one more run.
+
 Usage:
   python tools/run_notebook.py NOTEBOOK [NOTEBOOK ...] [--output PATH | --output-dir DIR]
                                [--timeout SECONDS] [--grace SECONDS] [--env KEY=VALUE ...]
