@@ -161,6 +161,7 @@ function questionWindows(
     options.docStride ?? Math.min(128, Math.floor(window / 2)),
     window,
     "docStride",
+    "maxSeqLength",
   );
   const pieces = tokenizer.wordPieces(context, { offsets: true });
   const offsets = pieces.offsets!;

@@ -76,43 +76,44 @@ export async function tokenClassification(
     options.stride ?? Math.min(128, Math.floor(windowLength / 2)),
     windowLength,
     "stride",
+    "maxLength",
   );
   const pieces = texts.map((text) =>
     ctx.tokenizer.wordPieces(text, { offsets: true })
   );
-  const windows = pieces.flatMap(({ ids }, owner) =>
-    splitIntoWindows(ids.length, windowLength, stride).map((span) => ({
-      owner,
-      ...span,
-    }))
+  const spans = pieces.map(({ ids }) =>
+    splitIntoWindows(ids.length, windowLength, stride)
   );
   const { clsTokenId, sepTokenId } = ctx.tokenizer;
   const rows = await inferRows(
     ctx,
-    windows.map(({ owner, begin, end }) => {
-      const input_ids = [
-        clsTokenId,
-        ...pieces[owner].ids.slice(begin, end),
-        sepTokenId,
-      ];
-      return { input_ids, token_type_ids: input_ids.map(() => 0) };
-    }),
+    spans.flatMap((textSpans, owner) =>
+      textSpans.map(({ begin, end }) => {
+        const input_ids = [
+          clsTokenId,
+          ...pieces[owner].ids.slice(begin, end),
+          sepTokenId,
+        ];
+        return { input_ids, token_type_ids: input_ids.map(() => 0) };
+      })
+    ),
   );
+  let nextRow = 0;
   const results = texts.map((text, owner) => {
-    const own = windows.flatMap((window, w) =>
-      window.owner === owner ? [{ ...window, logits: rows[w] }] : []
-    );
+    const windows = spans[owner].map((span) => ({
+      ...span,
+      logits: requireOutput(rows[nextRow++], "logits"),
+    }));
     const predictions = predictTokens(
       ctx,
       pieces[owner].ids,
       pieces[owner].offsets!,
       text,
       (piece) => {
-        const best = own.reduce((a, b) =>
+        const best = windows.reduce((a, b) =>
           maxContext(b, piece) > maxContext(a, piece) ? b : a
         );
-        const logits = requireOutput(best.logits, "logits");
-        return { logits, row: piece - best.begin + 1 };
+        return { logits: best.logits, row: piece - best.begin + 1 };
       },
     );
     if (strategy === "none") {

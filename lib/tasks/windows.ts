@@ -18,11 +18,15 @@ export function splitIntoWindows(
   }
 }
 
-/** Checks the overlap option (`name`: what the caller calls it) against the window. */
+/**
+ * Checks the overlap option against the window; `name` and `lengthOption` are
+ * what the caller calls the overlap and the length options.
+ */
 export function checkStride(
   stride: number,
   windowLength: number,
   name: string,
+  lengthOption: string,
 ): number {
   if (!Number.isInteger(stride) || stride < 0 || stride >= windowLength) {
     throw new CourseError(
@@ -30,7 +34,7 @@ export function checkStride(
       `${name} ${stride} must be an integer in [0, ${
         windowLength - 1
       }] for windows of ${windowLength} word pieces`,
-      `${name}(겹치는 토큰 수)를 창 길이보다 작게 하거나 maxLength를 늘리세요.`,
+      `${name}(겹치는 토큰 수)를 창 길이보다 작게 하거나 ${lengthOption}를 늘리세요.`,
     );
   }
   return stride;
