@@ -222,14 +222,14 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
         print(f"FAILED {path}: {describe_failure(nb, error)}", file=sys.stderr)
     except Exception as error:  # a runner or kernel-protocol fault: still report which cell, keep the copy
         ok = False
+        corrupted = "Invalid Signature" in str(error)
         hint = ""
-        if "Invalid Signature" in str(error):
+        if corrupted:
             hint = ("\nThe kernel sent a corrupted message. The Deno kernel does this when another message"
                     " is written while a very large output is being sent: keep every output under"
                     f" {MAX_OUTPUT_BYTES // 1024} KiB.")
         print(f"FAILED {path}: the runner itself broke ({type(error).__name__}) while executing:\n"
               f"{describe_failure(nb, error)}{hint}\n{traceback.format_exc()}", file=sys.stderr)
-        corrupted = bool(hint)
     oversized = oversized_outputs(nb)
     for index, size in oversized:
         ok = False

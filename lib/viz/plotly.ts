@@ -87,6 +87,19 @@ export function plotlyCdnUrl(): string {
   return `https://cdn.jsdelivr.net/npm/plotly.js-dist-min@${resolvePlotlyPackage().version}/plotly.min.js`;
 }
 
+/** The served copy's path: the version is in its name, so browsers never cache a stale one. */
+function plotlyAssetPath(): string {
+  return join(
+    PLOTLY_ASSET_DIR,
+    `plotly-${resolvePlotlyPackage().version}.min.js`,
+  );
+}
+
+/** `to` relative to `from`, with `/` (a URL path, also on Windows). */
+function urlPath(from: string, to: string): string {
+  return relative(from, to).split(sep).join("/");
+}
+
 /**
  * Copies the pinned plotly.js into `out/assets/` (once; skipped when an equal
  * copy is there) and returns its path, or null when that is not possible
@@ -95,8 +108,8 @@ export function plotlyCdnUrl(): string {
 export function preparePlotlyAsset(): string | null {
   if (assetPrepared !== undefined) return assetPrepared;
   try {
-    const { path, version } = resolvePlotlyPackage();
-    const target = join(PLOTLY_ASSET_DIR, `plotly-${version}.min.js`);
+    const { path } = resolvePlotlyPackage();
+    const target = plotlyAssetPath();
     if (!existsSync(target) || statSync(target).size !== statSync(path).size) {
       mkdirSync(PLOTLY_ASSET_DIR, { recursive: true });
       copyFileSync(path, target);
@@ -182,8 +195,7 @@ function fallbackHtml(
   const loader = mode === "load"
     ? loaderScript(
       assetFromNotebook(),
-      relative(COURSE_ROOT, PLOTLY_ASSET_DIR).split(sep).join("/") +
-        `/plotly-${resolvePlotlyPackage().version}.min.js`,
+      urlPath(COURSE_ROOT, plotlyAssetPath()),
       plotlyCdnUrl(),
     )
     : "function coursePlotly() { return Promise.resolve(window.Plotly); }";
@@ -207,7 +219,7 @@ function assetFromNotebook(): string | null {
   const asset = preparePlotlyAsset();
   if (asset === null) return null;
   try {
-    return relative(Deno.cwd(), asset).split(sep).join("/");
+    return urlPath(Deno.cwd(), asset);
   } catch {
     return null;
   }
