@@ -799,12 +799,14 @@ export async function pretrain(options: PretrainOptions) {
   }
 
   async function train(replicas: Replicas) {
-    let examples = epochExamples(trainDocuments, tokenizer, {
-      seed: options.seed,
-      epoch: state.epoch,
-      maxLength: state.max_length,
-      batchSize: options.batchSize,
-    });
+    const pairsOf = (epoch: number, maxLength: number) =>
+      epochExamples(trainDocuments, tokenizer, {
+        seed: options.seed,
+        epoch,
+        maxLength,
+        batchSize: options.batchSize,
+      });
+    let examples = pairsOf(state.epoch, state.max_length);
     const started = performance.now();
     const startElapsed = state.elapsed_s;
     let lastSave = performance.now();
@@ -836,12 +838,7 @@ export async function pretrain(options: PretrainOptions) {
       if (wantedLength !== state.max_length) {
         // Longer sequences for the last phase: rebuild this epoch's pairs at the new length.
         const done = state.cursor / Math.max(1, examples.length);
-        examples = epochExamples(trainDocuments, tokenizer, {
-          seed: options.seed,
-          epoch: state.epoch,
-          maxLength: wantedLength,
-          batchSize: options.batchSize,
-        });
+        examples = pairsOf(state.epoch, wantedLength);
         // Same share of the epoch done: the new pairs are packed differently, so keep the position by fraction.
         state = {
           ...state,
@@ -852,12 +849,7 @@ export async function pretrain(options: PretrainOptions) {
       }
       if (state.cursor + options.batchSize > examples.length) {
         state = { ...state, epoch: state.epoch + 1, cursor: 0 };
-        examples = epochExamples(trainDocuments, tokenizer, {
-          seed: options.seed,
-          epoch: state.epoch,
-          maxLength: state.max_length,
-          batchSize: options.batchSize,
-        });
+        examples = pairsOf(state.epoch, state.max_length);
       }
       const chunk = maskedExamples(
         examples.slice(state.cursor, state.cursor + options.batchSize),
