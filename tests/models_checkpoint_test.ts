@@ -13,7 +13,12 @@ import {
   toFloat32,
 } from "../lib/models/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
-import { FIXTURE_DIR, fixtureAvailable, useBackend } from "./models_util.ts";
+import {
+  FIXTURE_DIR,
+  fixtureAvailable,
+  TEST_BACKEND,
+  useBackend,
+} from "./models_util.ts";
 
 const haveFixture = await fixtureAvailable();
 const opts = {
@@ -21,7 +26,7 @@ const opts = {
   sanitizeResources: false,
   sanitizeOps: false,
 };
-await useBackend("cpu");
+await useBackend(TEST_BACKEND);
 
 async function tempModelDir(
   files: Record<string, Uint8Array | string> = {},

@@ -17,6 +17,7 @@ import {
   assertClose,
   FIXTURE_DIR,
   REPO_ROOT,
+  TEST_BACKEND,
   useBackend,
 } from "./models_util.ts";
 
@@ -74,7 +75,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await useBackend("cpu");
+    await useBackend(TEST_BACKEND);
     const input_ids = [[2, 11, 17, 4, 3, 0], [2, 40, 41, 42, 43, 3]];
     const attention_mask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]];
     const config = {
@@ -150,7 +151,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await useBackend("cpu");
+    await useBackend(TEST_BACKEND);
     const model = await BertForSequenceClassification.fromPretrained(
       FIXTURE_DIR,
       { num_labels: 2, id2label: { 0: "부정", 1: "긍정" }, verbose: false },

@@ -10,7 +10,12 @@ import {
   crossEntropy,
 } from "../lib/models/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
-import { FIXTURE_DIR, fixtureAvailable, useBackend } from "./models_util.ts";
+import {
+  FIXTURE_DIR,
+  fixtureAvailable,
+  TEST_BACKEND,
+  useBackend,
+} from "./models_util.ts";
 
 const haveFixture = await fixtureAvailable();
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -91,7 +96,7 @@ Deno.test({
     "activations: gelu (erf), gelu_new (tanh), relu all run and differ as they should",
   ...opts,
   async fn() {
-    await useBackend("cpu");
+    await useBackend(TEST_BACKEND);
     const outs: Record<string, Float32Array> = {};
     for (
       const act of ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"] as const
@@ -123,7 +128,7 @@ Deno.test({
   name: "heads: problem types, ignore_index, QA clamping",
   ...opts,
   async fn() {
-    await useBackend("cpu");
+    await useBackend(TEST_BACKEND);
     const ids = tf.tensor2d([[2, 5, 6, 3], [2, 8, 3, 0]], undefined, "int32");
     const mask = tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]], undefined, "int32");
 
@@ -210,7 +215,7 @@ Deno.test({
     "parameter groups, freezing, counts, seeded init, dropout only in training",
   ...opts,
   async fn() {
-    await useBackend("cpu");
+    await useBackend(TEST_BACKEND);
     const config = new BertConfig({ ...tiny, num_labels: 3 });
     const model = new BertForSequenceClassification(config, { seed: 7 });
     assert.deepEqual(model.parameterGroups().map((g) => g.name), [

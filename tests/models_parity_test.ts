@@ -166,7 +166,7 @@ async function checkBackend(name: string): Promise<void> {
   seqcls.dispose();
 }
 
-for (const backend of ["cpu", "wasm", "webgpu"]) {
+for (const backend of ["tensorflow", "cpu", "wasm", "webgpu"]) {
   Deno.test({
     name: `models parity with Hugging Face (${backend})`,
     ignore: !haveFixture,

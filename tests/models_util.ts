@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
+import { loadNative } from "../lib/runtime/native.ts";
 import { MIRROR, REPO_ROOT } from "./test_paths.ts";
 export { MIRROR, REPO_ROOT };
 export const FIXTURE_DIR = Deno.env.get("COURSE_FIXTURES")
@@ -18,10 +19,21 @@ export async function fixtureAvailable(): Promise<boolean> {
   }
 }
 
+/**
+ * The backend the model, interop and trainer tests run on: `COURSE_TEST_BACKEND` when set (CI
+ * runs them once more with `wasm`), else the native engine when it loads here, else cpu.
+ */
+export const TEST_BACKEND = Deno.env.get("COURSE_TEST_BACKEND") ??
+  ((await loadNative()).ok ? "tensorflow" : "cpu");
+
 let wasmPathsSet = false;
 
-/** Switches tfjs to `name` ("cpu" | "wasm" | "webgpu"); false when that backend cannot start. */
+/**
+ * Switches tfjs to `name` ("cpu" | "wasm" | "webgpu" | "tensorflow"); false when that backend
+ * cannot start here.
+ */
 export async function useBackend(name: string): Promise<boolean> {
+  if (name === "tensorflow" && !(await loadNative()).ok) return false;
   if (name === "wasm" && !wasmPathsSet) {
     const wasmDir = new URL(
       "../node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/dist/",

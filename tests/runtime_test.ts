@@ -15,6 +15,7 @@ import {
   setSeed,
 } from "../lib/runtime/mod.ts";
 import { chooseBackend } from "../lib/runtime/backend.ts";
+import { bindingPath, loadNative, runProbe } from "../lib/runtime/native.ts";
 
 // Leave COURSE_BACKEND to the caller, but make sure the automatic path is what we test.
 const withEnv = async (
@@ -161,27 +162,57 @@ Deno.test("a backend that fails to initialize is skipped and tfjs is not left po
   assert.equal(tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0], 3);
 });
 
-Deno.test("automatic choice: no tfjs-node here, software WebGPU skipped, wasm wins", async () => {
+Deno.test("automatic choice: the native engine first, else real WebGPU, else wasm", async () => {
   await withEnv("COURSE_BACKEND", undefined, async () => {
-    const adapter = await probeGpuAdapter();
-    const realGpu = adapter !== undefined && !adapter.software;
+    const native = await loadNative();
+    if (Deno.env.get("COURSE_EXPECT_NATIVE") === "1") {
+      assert.ok(native.ok, `native engine expected here: ${native.detail}`);
+    }
     const info = await chooseBackend(AUTOMATIC_ORDER);
     assert.equal(info.attempts[0].name, "tensorflow");
-    assert.equal(info.attempts[0].ok, false);
-    assert.equal(info.name, realGpu ? "webgpu" : "wasm");
-    assert.equal(tf.getBackend(), info.name);
-    if (adapter?.software) {
-      assert.equal(
-        info.attempts[1].ok,
-        false,
-        "a software WebGPU adapter must not be chosen automatically",
-      );
-      assert.match(info.attempts[1].detail, /software adapter/);
+    assert.equal(info.attempts[0].ok, native.ok);
+    if (native.ok) {
+      assert.equal(info.name, "tensorflow");
+      assert.match(info.native!.tensorflowVersion, /^2\.\d+\.\d+/);
+      assert.match(formatDeviceReport(), /TensorFlow 2\.\d+\.\d+ .*oneDNN/);
+    } else {
+      const adapter = await probeGpuAdapter();
+      const realGpu = adapter !== undefined && !adapter.software;
+      assert.equal(info.name, realGpu ? "webgpu" : "wasm");
+      if (adapter?.software) {
+        assert.equal(
+          info.attempts[1].ok,
+          false,
+          "a software WebGPU adapter must not be chosen automatically",
+        );
+        assert.match(info.attempts[1].detail, /software adapter/);
+      }
     }
+    assert.equal(tf.getBackend(), info.name);
     assert.ok(info.threads >= 1);
     const x = tf.tensor2d([[1, 2], [3, 4]]);
     assert.deepEqual(Array.from(tf.matMul(x, x).dataSync()), [7, 10, 15, 22]);
   });
+});
+
+Deno.test("native engine: a damaged addon is caught in a child process, not by this one", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const damaged = `${dir}/tfjs_binding.node`;
+    Deno.writeFileSync(damaged, new Uint8Array(4096).fill(7));
+    const verdict = await runProbe("@tensorflow/tfjs-node", "test", damaged);
+    assert.equal(verdict.ok, false);
+    assert.match(verdict.detail, /@tensorflow\/tfjs-node: .+/);
+    assert.ok(verdict.detail.length < 400, "one line, not a stack trace");
+    const real = bindingPath("@tensorflow/tfjs-node");
+    if (real && (await loadNative()).ok) {
+      const good = await runProbe("@tensorflow/tfjs-node", "test", real);
+      assert.equal(good.ok, true, good.detail);
+      assert.match(good.tensorflowVersion!, /^2\./);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("initBackend rejects unknown names with a Korean hint and can switch on request", async () => {

@@ -17,10 +17,10 @@ import {
   snapshotWeights,
   weightMovement,
 } from "../lib/train/weight_movement.ts";
-import { FIXTURE_DIR } from "./models_util.ts";
+import { FIXTURE_DIR, TEST_BACKEND } from "./models_util.ts";
 import { maxAbsDiff, weightsOf } from "./train_toy_model.ts";
 
-await initBackend("cpu");
+await initBackend(TEST_BACKEND);
 
 /** [CLS] ids.. [SEP]; label 1 when most ids are in the upper half of the fixture vocabulary. */
 function dataset(n: number, seed: number): Example[] {

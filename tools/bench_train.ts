@@ -11,8 +11,7 @@
  * tfjs bytes, and wasm heap size (the heap only grows, so it is the peak).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import "@tensorflow/tfjs-backend-cpu";
+import { initBackend } from "../lib/runtime/backend.ts";
 import {
   BertConfig,
   BertForSequenceClassification,
@@ -109,20 +108,8 @@ function wasmHeapBytes(): number | null {
 }
 
 async function setBackend(name: string): Promise<void> {
-  if (name === "wasm") {
-    await import("@tensorflow/tfjs-backend-wasm");
-    setWasmPaths(
-      new URL(
-        "../node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/dist/",
-        import.meta.url,
-      ).href,
-    );
-  }
-  if (name === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
-  if (!(await tf.setBackend(name))) {
-    throw new Error(`backend ${name} unavailable`);
-  }
-  await tf.ready();
+  const info = await initBackend(name);
+  if (info.name !== name) throw new Error(`backend ${name} unavailable`);
 }
 
 function seededInts(

@@ -32,3 +32,8 @@ deno run -A tools/generate_exercises.ts --check
 
 step "deno test (library tests, notebook runs in quick mode)"
 deno test -A "$@" tests/
+# The suite above runs on the default engine (native TensorFlow when setup could install it);
+# the parity and trainer tests run once more on wasm, the engine of machines without it.
+step "deno test on wasm (parity with Hugging Face, interop, Trainer on BERT)"
+COURSE_TEST_BACKEND=wasm deno test -A "$@" tests/models_parity_test.ts \
+  tests/models_hf_interop_test.ts tests/models_model_test.ts tests/train_bert_test.ts

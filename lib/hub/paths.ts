@@ -2,21 +2,12 @@
  * Where files live: the download cache and the offline mirror share one layout,
  * `<root>/<host>/<url path>`, so a URL maps to the same relative path in both.
  */
-import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { CourseError } from "../runtime/errors.ts";
 import { readEnv, readEnvFlag } from "../runtime/env.ts";
+import { cacheRoot, resolveConfigured } from "../runtime/paths.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-export function cacheRoot(): string {
-  const configured = readEnv("COURSE_CACHE");
-  if (configured) return resolveConfigured(configured);
-  const home = readEnv("HOME") ?? readEnv("USERPROFILE");
-  return home
-    ? join(home, ".cache", "bert-ko-course")
-    : join(REPO_ROOT, ".cache", "bert-ko-course");
-}
+export { cacheRoot };
 
 /** The mirror folder from `COURSE_MIRROR`, or undefined when none is configured. */
 export function mirrorRoot(): string | undefined {
@@ -26,28 +17,6 @@ export function mirrorRoot(): string | undefined {
 
 export function isOffline(): boolean {
   return readEnvFlag("COURSE_OFFLINE");
-}
-
-/**
- * A relative setting such as `../shared/mirror` means "relative to where I started", but a
- * notebook kernel starts in `notebooks/`; so when the path does not exist from the working
- * directory we also try it from the repository root.
- */
-function resolveConfigured(path: string): string {
-  if (isAbsolute(path)) return path;
-  const fromCwd = resolve(path);
-  if (exists(fromCwd)) return fromCwd;
-  const fromRepo = resolve(REPO_ROOT, path);
-  return exists(fromRepo) ? fromRepo : fromCwd;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `https://host/a/b.txt` -> `host/a/b.txt` (a port becomes `host_port`). */

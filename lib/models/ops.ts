@@ -2,10 +2,12 @@
  * The few tensor operations BERT is made of, written so that they are exact (Hugging Face
  * semantics) and fast on every tfjs backend.
  *
- * Why custom gradients: the tfjs wasm backend multiplies `A·B` with XNNPACK, but any transposed
+ * Why two formulations: the tfjs wasm backend multiplies `A·B` with XNNPACK, but any transposed
  * operand (`transposeA`/`transposeB`) falls to a naive loop 10-30x slower, and tfjs' own matMul
- * gradient uses exactly those. Here gradients transpose explicitly (a cheap copy) and then call the
- * fast untransposed kernel.
+ * gradient uses exactly those; so on wasm the gradients transpose explicitly (a cheap copy) and then
+ * call the fast untransposed kernel. TensorFlow's native kernels (the "tensorflow" backend) read a
+ * transposed operand for free and reduce over rows directly, so there the extra copies only cost:
+ * they use tfjs' own gradients and plain reductions.
  */
 import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients; the tfjs bundle registers them all (its ESM
@@ -23,12 +25,18 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
-/** `a · b` (or `a · bᵀ` with transposeB) for 2-D or batched 3-D operands, fast backward. */
+/** True on TensorFlow's native library, where transposed matmul operands cost nothing. */
+export function nativeKernels(): boolean {
+  return tf.getBackend() === "tensorflow";
+}
+
+/** `a · b` (or `a · bᵀ` with transposeB) for 2-D or batched operands, fast backward. */
 export function matMul(
   a: tf.Tensor,
   b: tf.Tensor,
   transposeB = false,
 ): tf.Tensor {
+  if (nativeKernels()) return tf.matMul(a, b, false, transposeB);
   const op = tf.customGrad((a, b, save) => {
     (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
     const value = tf.matMul(
@@ -57,6 +65,9 @@ export function linear(
   bias?: tf.Tensor1D,
 ): tf.Tensor2D {
   if (!bias) return matMul(x, weight) as tf.Tensor2D;
+  if (nativeKernels()) {
+    return tf.fused.matMul({ a: x, b: weight, bias }) as tf.Tensor2D;
+  }
   const op = tf.customGrad((x, weight, bias, save) => {
     (save as tf.GradSaveFunc)([x as tf.Tensor, weight as tf.Tensor]);
     const value = tf.fused.matMul({
@@ -84,6 +95,7 @@ export function linear(
  * transposes first and is several times slower than this matmul.
  */
 function columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  if (nativeKernels()) return tf.sum(x, 0);
   return tf.tidy(() =>
     tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]])
   );

@@ -15,6 +15,11 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CourseError } from "./errors.ts";
 import { readEnv } from "./env.ts";
+import {
+  loadNative,
+  type NativeEngineInfo,
+  nativeEngineInfo,
+} from "./native.ts";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 export const AUTOMATIC_ORDER: readonly BackendName[] = [
@@ -48,6 +53,8 @@ export interface BackendInfo {
   /** Every backend tried, in order, with the reason it was skipped or failed. */
   attempts: BackendAttempt[];
   adapter?: GpuAdapterSummary;
+  /** The native engine (backend "tensorflow"): TensorFlow version, package, oneDNN. */
+  native?: NativeEngineInfo;
   /** CPU threads doing the math (wasm under Deno runs single-threaded). */
   threads: number;
   simd?: boolean;
@@ -147,6 +154,7 @@ export async function chooseBackend(
       forced: forcedHere,
       attempts,
       adapter: name === "webgpu" ? adapter : undefined,
+      native: name === "tensorflow" ? nativeEngineInfo() : undefined,
       threads: threadsOf(name),
       simd: name === "wasm"
         ? await readFlag("WASM_HAS_SIMD_SUPPORT")
@@ -208,7 +216,7 @@ async function prepareBackend(
 ): Promise<Prepared> {
   switch (name) {
     case "tensorflow":
-      return prepareNative();
+      return await prepareNative();
     case "webgpu":
       return await prepareWebGpu(forced);
     case "wasm":
@@ -221,35 +229,29 @@ async function prepareBackend(
 }
 
 /**
- * tfjs-node is never a declared dependency (it needs a native build); it is used when the learner
- * installed it. Probing with require.resolve first means a missing package costs nothing and
- * never triggers an npm download.
+ * Set once a WebGPU adapter was requested: loading TensorFlow's library into a process whose
+ * Vulkan driver is already up crashes it (segfault in libtensorflow_framework, measured with
+ * Mesa's lavapipe), so after that the native engine needs a fresh kernel.
  */
-function prepareNative(): Prepared {
-  if (tf.findBackendFactory("tensorflow") !== null) {
-    return { ok: true, detail: "" };
+let webGpuStarted = false;
+
+/** See native.ts: a broken build is reported and skipped, never loaded into this process. */
+async function prepareNative(): Promise<Prepared> {
+  if (webGpuStarted && tf.findBackendFactory("tensorflow") === null) {
+    return {
+      ok: false,
+      detail:
+        "WebGPU already started in this process; restart the kernel to use tensorflow",
+    };
   }
-  const require = createRequire(import.meta.url);
-  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    try {
-      require.resolve(pkg);
-    } catch {
-      continue;
-    }
-    try {
-      require(pkg);
-      if (tf.findBackendFactory("tensorflow") !== null) {
-        return { ok: true, detail: "" };
-      }
-      return {
-        ok: false,
-        detail: `${pkg} loaded but did not register a backend`,
-      };
-    } catch (error) {
-      return { ok: false, detail: `${pkg}: ${errorText(error)}` };
-    }
+  const status = await loadNative();
+  if (status.broken) {
+    console.warn(
+      `[course] 네이티브 엔진(tfjs-node)을 불러오지 못해 다음 백엔드로 계산합니다: ${status.detail}. ` +
+        "deno task setup을 다시 실행하면 다시 설치합니다.",
+    );
   }
-  return { ok: false, detail: "tfjs-node not installed" };
+  return { ok: status.ok, detail: status.detail };
 }
 
 async function prepareWebGpu(forced: boolean): Promise<Prepared> {
@@ -294,6 +296,7 @@ export async function probeGpuAdapter(): Promise<
 > {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   if (!gpu) return undefined;
+  webGpuStarted = true;
   ensureRuntimeDir();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -364,7 +367,9 @@ function threadsOf(name: string): number {
       return 1;
     }
   }
-  if (name === "tensorflow") return navigator.hardwareConcurrency ?? 1;
+  if (name === "tensorflow") {
+    return nativeEngineInfo()?.threads ?? navigator.hardwareConcurrency ?? 1;
+  }
   return 1;
 }
 

@@ -14,6 +14,13 @@ export interface DeviceReport {
   gpuIsSoftware?: boolean;
   threads?: number;
   simd?: boolean;
+  /** TensorFlow under the "tensorflow" backend: version, package, oneDNN, how it was installed. */
+  tensorflow?: {
+    version: string;
+    package: string;
+    onednn: boolean;
+    source?: string;
+  };
   tfjsVersion: string;
   denoVersion: string;
   v8Version: string;
@@ -43,6 +50,12 @@ export function deviceReport(
     gpuIsSoftware: info?.adapter?.software,
     threads: info?.threads,
     simd: info?.simd,
+    tensorflow: info?.native && {
+      version: info.native.tensorflowVersion,
+      package: info.native.package,
+      onednn: info.native.onednn,
+      source: info.native.source,
+    },
     tfjsVersion: tf.version_core,
     denoVersion: Deno.version.deno,
     v8Version: Deno.version.v8,
@@ -86,6 +99,18 @@ export function formatDeviceReport(
       ? ""
       : `, SIMD ${report.simd ? "사용" : "미사용"}`;
     lines.push(`계산 스레드: ${report.threads}${simd}`);
+  }
+  if (report.tensorflow) {
+    const source = report.tensorflow.source === "wheel"
+      ? ", pip 휠로 빌드"
+      : report.tensorflow.source === "prebuilt"
+      ? ", 공식 사전 빌드"
+      : "";
+    lines.push(
+      `TensorFlow ${report.tensorflow.version} (${report.tensorflow.package}${source}) · oneDNN ${
+        report.tensorflow.onednn ? "켜짐" : "꺼짐"
+      }`,
+    );
   }
   for (const skipped of report.skipped) {
     lines.push(`  건너뜀: ${skipped.name} — ${skipped.detail}`);
