@@ -27,13 +27,21 @@ import {
   loadNsmc,
   sampleStratified,
   tokenizeForClassification,
+  trainTestSplit,
 } from "../lib/data/mod.ts";
 import {
   BertConfig,
   BertForPreTraining,
   BertForSequenceClassification,
 } from "../lib/models/mod.ts";
-import { classificationReport, Trainer } from "../lib/train/mod.ts";
+import {
+  classificationReport,
+  majorityClass,
+  naiveBayes,
+  type TextBaseline,
+  tfidfLogisticRegression,
+  Trainer,
+} from "../lib/train/mod.ts";
 import { pipeline } from "../lib/tasks/mod.ts";
 import {
   DEFAULT_OPTIONS as PRETRAIN_DEFAULTS,
@@ -359,6 +367,215 @@ export async function transferRun(
   }
 }
 
+export type SplitOptions =
+  & Pick<
+    EvalOptions,
+    | "trainSize"
+    | "testSize"
+    | "seed"
+    | "maxLength"
+    | "epochs"
+    | "featureEpochs"
+    | "batchSize"
+    | "evalBatchSize"
+    | "featureLearningRate"
+    | "warmupRatio"
+    | "quick"
+  >
+  & {
+    /** Validation reviews, drawn from NSMC train apart from the training reviews. */
+    devSize: number;
+    /** Full fine-tuning rates tried; the one with the best validation accuracy is reported. */
+    learningRates: number[];
+    splits: number;
+  };
+
+const accuracyOf = (predictions: number[], labels: number[]) =>
+  predictions.filter((p, i) => p === labels[i]).length / labels.length;
+
+/**
+ * NSMC at a few thousand training reviews, on `splits` random splits (seeds seed, seed+1, ...):
+ * the classic baselines and each model on the same train / validation / test reviews. The
+ * fine-tuning rate is chosen on the validation reviews, never on test.
+ */
+export async function nsmcSplitComparison(
+  models: { name: string; dir: string }[],
+  tokenizer: BertTokenizer,
+  options: SplitOptions,
+  log: (line: string) => void = console.log,
+) {
+  const quiet = { quiet: true };
+  const fullTrain = await loadNsmc("train", quiet);
+  const fullTest = await loadNsmc("test", quiet);
+  const splits: SplitRow[] = [];
+  for (let split = 0; split < options.splits; split++) {
+    const seed = options.seed + split;
+    const pool = sampleStratified(fullTrain, {
+      n: options.trainSize + options.devSize,
+      seed,
+    });
+    const { train, test: dev } = trainTestSplit(pool, {
+      testSize: options.devSize,
+      seed,
+      stratify: "label",
+    });
+    const test = sampleStratified(fullTest, { n: options.testSize, seed });
+    const textsOf = (df: typeof train) =>
+      df.getColumn("document").toArray().map(String);
+    const labelsOf = (df: typeof train) =>
+      df.getColumn("label").toArray().map(Number);
+    const baselineRows = [];
+    const t0 = performance.now();
+    const fitted: TextBaseline[] = [
+      majorityClass(labelsOf(train)),
+      naiveBayes(textsOf(train), labelsOf(train)),
+      tfidfLogisticRegression(textsOf(train), labelsOf(train)),
+    ];
+    for (const baseline of fitted) {
+      baselineRows.push({
+        name: baseline.name,
+        accuracy: accuracyOf(baseline.predict(textsOf(test)), labelsOf(test)),
+      });
+    }
+    const baselineSeconds = (performance.now() - t0) / 1000;
+    const tokenize = (df: typeof train) =>
+      tokenizeForClassification(df, tokenizer, {
+        maxLength: options.maxLength,
+      });
+    const data = {
+      train: tokenize(train),
+      dev: tokenize(dev),
+      test: tokenize(test),
+    };
+    const modelRows = [];
+    for (const model of models) {
+      const tried = [];
+      for (const learningRate of options.learningRates) {
+        tried.push(
+          await fineTuneOnSplit(model.dir, data, {
+            ...options,
+            seed,
+            learningRate,
+            freeze: "full",
+          }),
+        );
+      }
+      const chosen = tried.reduce((best, r) =>
+        r.dev_accuracy > best.dev_accuracy ? r : best
+      );
+      const features = await fineTuneOnSplit(model.dir, data, {
+        ...options,
+        seed,
+        learningRate: options.featureLearningRate,
+        freeze: "feature_extraction",
+      });
+      modelRows.push({ model: model.name, full: chosen, tried, features });
+    }
+    const row = {
+      split,
+      seed,
+      train: data.train.length,
+      dev: data.dev.length,
+      test: data.test.length,
+      baselines: baselineRows,
+      baseline_seconds: baselineSeconds,
+      models: modelRows,
+    };
+    log(`nsmc split ${split}: ${JSON.stringify(row)}`);
+    splits.push(row);
+  }
+  const mean = (values: number[]) =>
+    values.reduce((a, b) => a + b, 0) / values.length;
+  return {
+    splits,
+    mean_accuracy: {
+      ...Object.fromEntries(
+        splits[0].baselines.map((b, i) => [
+          b.name,
+          mean(splits.map((s) => s.baselines[i].accuracy)),
+        ]),
+      ),
+      ...Object.fromEntries(models.flatMap((m, i) => [
+        [
+          `${m.name} full fine-tuning`,
+          mean(splits.map((s) => s.models[i].full.test_accuracy)),
+        ],
+        [
+          `${m.name} feature extraction`,
+          mean(splits.map((s) => s.models[i].features.test_accuracy)),
+        ],
+      ])),
+    },
+  };
+}
+
+type SplitRun = Awaited<ReturnType<typeof fineTuneOnSplit>>;
+type SplitRow = {
+  split: number;
+  seed: number;
+  train: number;
+  dev: number;
+  test: number;
+  baselines: { name: string; accuracy: number }[];
+  baseline_seconds: number;
+  models: {
+    model: string;
+    full: SplitRun;
+    tried: SplitRun[];
+    features: SplitRun;
+  }[];
+};
+
+async function fineTuneOnSplit(
+  modelDir: string,
+  data: { train: Example[]; dev: Example[]; test: Example[] },
+  options: SplitOptions & {
+    learningRate: number;
+    freeze: "full" | "feature_extraction";
+  },
+) {
+  const model = await classifier(modelDir, "pretrained", options.seed);
+  const trainer = new Trainer({
+    model,
+    args: {
+      numTrainEpochs: options.freeze === "full"
+        ? options.epochs
+        : options.featureEpochs,
+      batchSize: options.batchSize,
+      evalBatchSize: options.evalBatchSize,
+      learningRate: options.learningRate,
+      warmupRatio: options.warmupRatio,
+      weightDecay: 0.01,
+      bucketByLength: true,
+      freeze: options.freeze,
+      cacheFeatures: true,
+      seed: options.seed,
+      progress: false,
+    },
+    trainDataset: data.train,
+    computeMetrics: sentimentMetrics,
+  });
+  try {
+    const started = performance.now();
+    await trainer.train();
+    const trainSeconds = (performance.now() - started) / 1000;
+    const dev = await trainer.evaluate(data.dev);
+    const test = await trainer.evaluate(data.test);
+    return {
+      learning_rate: options.learningRate,
+      dev_accuracy: dev.eval_accuracy,
+      test_accuracy: test.eval_accuracy,
+      test_macro_f1: test.eval_macro_f1,
+      train_seconds: trainSeconds,
+      train_samples_per_second: data.train.length *
+        trainer.args.numTrainEpochs / trainSeconds,
+    };
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
 /** Top-5 fill-mask candidates (the course `pipeline`, tfjs engine) for each sentence. */
 export async function fillMaskExamples(
   modelDir: string,
@@ -614,7 +831,43 @@ export function parseEvalFlags(
   };
 }
 
-if (import.meta.main && Deno.args[0] === "--card") {
+if (import.meta.main && Deno.args[0] === "--splits") {
+  // deno run -A tools/eval_course_model.ts --splits out.json name=dir [name=dir ...]
+  //   NSMC on 3 random splits: baselines and each model (see nsmcSplitComparison).
+  const quick = isQuickMode();
+  const defaults = defaultEvalOptions(quick);
+  await initBackend();
+  const models = Deno.args.slice(2).map((spec) => {
+    const [name, dir] = spec.split("=");
+    return { name, dir: resolve(dir) };
+  });
+  const tokenizer = await AutoTokenizer.fromPretrained(
+    defaultTokenizerDir(models[0].dir),
+    { quiet: true },
+  );
+  const started = performance.now();
+  const report = await nsmcSplitComparison(models, tokenizer, {
+    ...defaults,
+    trainSize: quick ? 64 : 2000,
+    devSize: quick ? 32 : 500,
+    testSize: quick ? 32 : 2000,
+    epochs: quick ? 1 : 3,
+    featureEpochs: quick ? 1 : 4,
+    learningRates: quick ? [3e-4] : [1e-4, 3e-4],
+    splits: quick ? 1 : 3,
+  });
+  const json = JSON.stringify(
+    {
+      ...report,
+      machine: deviceReport(),
+      total_seconds: (performance.now() - started) / 1000,
+    },
+    null,
+    2,
+  ) + "\n";
+  await Deno.writeTextFile(Deno.args[1], json);
+  console.log(JSON.stringify(report.mean_accuracy, null, 2));
+} else if (import.meta.main && Deno.args[0] === "--card") {
   // deno run -A tools/eval_course_model.ts --card models/ko-mini-bert/evaluation.json
   console.log(resultsMarkdown(JSON.parse(Deno.readTextFileSync(Deno.args[1]))));
 } else if (import.meta.main) {

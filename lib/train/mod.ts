@@ -56,3 +56,14 @@ export {
   type WeightSnapshot,
 } from "./weight_movement.ts";
 export * from "./progress.ts";
+export {
+  CharNgramCounter,
+  LogisticRegression,
+  majorityClass,
+  MultinomialNaiveBayes,
+  naiveBayes,
+  type SparseRow,
+  type TextBaseline,
+  tfidfLogisticRegression,
+  TfidfVectorizer,
+} from "./baselines.ts";
