@@ -1,9 +1,11 @@
 /**
- * Training / inference speed of our BERT vs the PyTorch CPU baseline in
- * ../shared/fixtures/torch-cpu-baseline.json (same shapes, batch, seq, vocab 32000).
+ * Training / inference speed of our BERT vs PyTorch on the same shapes (batch, seq, vocab 32000)
+ * as ../shared/fixtures/torch-cpu-baseline.json. PyTorch runs in the same session, shape by shape
+ * (tools/bench_torch.py), whenever a Python with torch and transformers is found (COURSE_PYTHON,
+ * .venv, python3); only without one are the stored figures used, and the line says so.
  *
- *   deno run -A tools/bench_train.ts [--backend wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
- *                                    [--warmup 2] [--profile]
+ *   deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
+ *                   [--warmup 2] [--profile] [--no-torch]
  *
  * The optimizer here is a minimal AdamW (decoupled weight decay 0.01, torch's default; lr 2e-5)
  * written inline for the benchmark; the course's real AdamW lives in lib/train.
@@ -22,12 +24,13 @@ const { values: args } = parseArgs({
   options: {
     backend: {
       type: "string",
-      default: Deno.env.get("COURSE_BACKEND") ?? "wasm",
+      default: Deno.env.get("COURSE_BACKEND") ?? "tensorflow",
     },
     only: { type: "string" },
     steps: { type: "string" },
     warmup: { type: "string" },
     profile: { type: "boolean", default: false },
+    "no-torch": { type: "boolean", default: false },
     baseline: {
       type: "string",
       default: new URL(
@@ -149,6 +152,57 @@ function profileTable(
     .join("\n");
 }
 
+/** A Python that imports torch and transformers (COURSE_PYTHON, .venv, python3), or undefined. */
+const PYTHON = [
+  Deno.env.get("COURSE_PYTHON"),
+  new URL("../.venv/bin/python", import.meta.url).pathname,
+  "python3",
+].find((python) => {
+  if (!python) return false;
+  try {
+    return new Deno.Command(python, {
+      args: ["-c", "import torch, transformers"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+});
+
+async function torchStep(
+  r: BaselineResult,
+  warmup: number,
+  timed: number,
+): Promise<
+  { median_step_s: number; torch: string; peak_rss_mib: number } | undefined
+> {
+  if (!PYTHON || args["no-torch"]) return undefined;
+  const flags = {
+    task: r.task,
+    layers: r.L,
+    hidden: r.H,
+    heads: r.heads,
+    intermediate: r.intermediate,
+    vocab: r.vocab,
+    batch: r.batch,
+    seq: r.seq,
+    warmup,
+    steps: timed,
+    threads: navigator.hardwareConcurrency,
+  };
+  const { success, stdout } = await new Deno.Command(PYTHON, {
+    args: [
+      new URL("./bench_torch.py", import.meta.url).pathname,
+      ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
+    ],
+    stderr: "inherit",
+  }).output();
+  return success
+    ? JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").pop()!)
+    : undefined;
+}
+
 async function benchOne(r: BaselineResult): Promise<void> {
   const config = new BertConfig({
     vocab_size: r.vocab,
@@ -206,16 +260,19 @@ async function benchOne(r: BaselineResult): Promise<void> {
   const stepS = median(times);
   const samplesPerS = r.batch / stepS;
   const heap = wasmHeapBytes();
+  // PyTorch in the same run when it is installed (this machine's speed drifts between days);
+  // otherwise the stored figure, labelled as such.
+  const live = await torchStep(r, warmup, timed);
+  const torchStepS = live?.median_step_s ?? r.median_step_s;
+  const torchLabel = live ? `torch ${live.torch} (same run)` : "torch (stored)";
   console.log(
     `${r.name.padEnd(42)} ${stepS.toFixed(3).padStart(8)} s/step ${
       samplesPerS.toFixed(1).padStart(8)
     } samples/s | ` +
-      `torch ${r.median_step_s.toFixed(3)} s/step ${
-        r.samples_per_s.toFixed(1)
-      } samples/s | ` +
-      `ratio ${(samplesPerS / r.samples_per_s).toFixed(3)} (${
-        (stepS / r.median_step_s).toFixed(1)
-      }x slower) | ` +
+      `${torchLabel} ${torchStepS.toFixed(3)} s/step ${
+        (r.batch / torchStepS).toFixed(1)
+      } samples/s, RSS ${live ? live.peak_rss_mib.toFixed(0) : "?"} MiB | ` +
+      `ratio ${(torchStepS / stepS).toFixed(3)} | ` +
       `RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tf ${
         (peakTfBytes / 2 ** 20).toFixed(0)
       } MiB` +

@@ -420,8 +420,12 @@ export class BertForQuestionAnswering extends BertWithHead<tf.Tensor3D> {
     const y = labels as Record<string, tf.Tensor>;
     return tf.tidy(() => {
       const ignored = l.start_logits.shape[1]!;
+      // Clipped as float32 (exact for positions): wasm's ClipByValue leaves int32 data unclipped.
       const clamp = (t: tf.Tensor) =>
-        tf.clipByValue(tf.reshape(tf.cast(t, "int32"), [-1]), 0, ignored);
+        tf.cast(
+          tf.clipByValue(tf.reshape(tf.cast(t, "float32"), [-1]), 0, ignored),
+          "int32",
+        );
       const start = crossEntropy(
         l.start_logits,
         clamp(requireLabels(y.start_positions, "start_positions")),

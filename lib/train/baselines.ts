@@ -167,7 +167,7 @@ export class LogisticRegression {
   ): this {
     checkLabels(rows, labels, "LogisticRegression");
     this.numFeatures = numFeatures;
-    this.numLabels = numLabels ?? Math.max(...labels) + 1;
+    this.numLabels = numLabels ?? labelCount(labels);
     const start = new Float64Array((numFeatures + 1) * this.numLabels);
     const result = lbfgs(
       (w) => this.objective(w, rows, labels),
@@ -263,7 +263,7 @@ export class MultinomialNaiveBayes {
     numLabels?: number,
   ): this {
     checkLabels(rows, labels, "MultinomialNaiveBayes");
-    const K = numLabels ?? Math.max(...labels) + 1;
+    const K = numLabels ?? labelCount(labels);
     this.numFeatures = numFeatures;
     const counts = Array.from(
       { length: K },
@@ -382,6 +382,13 @@ function checkLabels(rows: SparseRow[], labels: number[], who: string): void {
       "레이블은 0, 1, 2 … 같은 정수 클래스 번호여야 합니다 (문자열이면 숫자로 바꾸세요).",
     );
   }
+}
+
+/** Largest label + 1 (a loop: spreading 150k labels into Math.max overflows the stack). */
+function labelCount(labels: number[]): number {
+  let max = 0;
+  for (const label of labels) if (label > max) max = label;
+  return max + 1;
 }
 
 function softmax(scores: number[]): number[] {
