@@ -172,3 +172,27 @@ Deno.test("eval_course_model: the unigram baseline scores the masked targets by 
   assert.equal(baseline.mlm_accuracy, 0.5); // "영화" is the most frequent token
   assert.ok(Math.abs(baseline.mlm_perplexity - Math.exp(expected)) < 1e-6);
 });
+
+Deno.test("eval_downstream: lesson 06's four tasks in quick sizes give scores in range", async () => {
+  const { downstreamScores } = await import("../tools/eval_downstream.ts");
+  const { dir } = await tinyModelFolder();
+  const previous = Deno.env.get("COURSE_QUICK");
+  Deno.env.set("COURSE_QUICK", "1");
+  try {
+    const scores = await downstreamScores(dir);
+    for (
+      const key of ["nli_accuracy", "sts_pearson", "ner_entity_f1"] as const
+    ) {
+      assert.ok(Math.abs(scores[key]) <= 1, `${key} ${scores[key]}`);
+    }
+    assert.ok(scores.nli_accuracy >= 0);
+    // QA scores are percentages, as the KorQuAD script reports them.
+    assert.ok(scores.qa_f1 >= 0 && scores.qa_f1 <= 100);
+    assert.ok(scores.qa_exact_match <= scores.qa_f1);
+    assert.deepEqual(Object.keys(scores.seconds), ["nli", "sts", "ner", "qa"]);
+  } finally {
+    if (previous === undefined) Deno.env.delete("COURSE_QUICK");
+    else Deno.env.set("COURSE_QUICK", previous);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

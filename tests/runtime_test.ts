@@ -256,3 +256,48 @@ Deno.test("device and memory reports", async () => {
   assert.ok(after.peakTensorBytes >= during.tensorBytes);
   assert.ok(after.rssBytes > 0 && after.peakRssBytes >= after.rssBytes);
 });
+
+Deno.test("kernel: SIGINT stops a loop at its next check, with a Korean error, and only once", async () => {
+  // In a child process: `deno test` itself ends on SIGINT.
+  const kernel = new URL("../lib/runtime/kernel.ts", import.meta.url).href;
+  const script = `
+    import { checkInterrupt, clearInterrupt, watchInterrupts } from "${kernel}";
+    if (watchInterrupts()) throw new Error("listening outside Jupyter without force");
+    watchInterrupts({ force: true });
+    let steps = 0;
+    let sentAt = 0;
+    try {
+      for (; steps < 1_000_000; steps++) {
+        if (steps === 50) {
+          sentAt = performance.now();
+          Deno.kill(Deno.pid, "SIGINT");
+        }
+        await checkInterrupt("학습", "50단계까지 학습했습니다.");
+      }
+      console.log("not interrupted");
+    } catch (error) {
+      const ms = Math.round(performance.now() - sentAt);
+      console.log("stopped", ms, error.code, error.message.split("\\n")[0]);
+    }
+    await checkInterrupt("다음 작업");
+    Deno.kill(Deno.pid, "SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clearInterrupt();
+    await checkInterrupt("새 작업");
+    console.log("alive");
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const match = out.match(/^stopped (\d+) interrupted (.*)$/m);
+  assert.ok(match, out);
+  // Throttled to one event-loop turn per 100 ms: a real training step takes longer than that.
+  const milliseconds = Number(match[1]);
+  assert.ok(milliseconds < 1000, `stopped ${milliseconds} ms after SIGINT`);
+  assert.match(match[2], /^학습: 중단했습니다 \(Kernel → Interrupt\)\. 50단계/);
+  assert.match(out, /^alive$/m);
+});

@@ -307,6 +307,47 @@ function sentimentMetrics(
   return { accuracy: report.accuracy, macro_f1: report.macroF1 };
 }
 
+/**
+ * The one NSMC fine-tuning recipe both comparisons use: AdamW with warmup and decay, length
+ * buckets, cached features when the encoder is frozen; epochs by what is trained.
+ */
+function sentimentTrainer(
+  model: BertForSequenceClassification,
+  trainDataset: Example[],
+  options: Pick<
+    EvalOptions,
+    "epochs" | "featureEpochs" | "batchSize" | "evalBatchSize" | "warmupRatio"
+  >,
+  run: {
+    freeze: TransferRecipe["freeze"];
+    learningRate: number;
+    seed: number;
+    evalDataset?: Example[];
+  },
+): Trainer {
+  return new Trainer({
+    model,
+    args: {
+      numTrainEpochs: run.freeze === "full"
+        ? options.epochs
+        : options.featureEpochs,
+      batchSize: options.batchSize,
+      evalBatchSize: options.evalBatchSize,
+      learningRate: run.learningRate,
+      warmupRatio: options.warmupRatio,
+      weightDecay: 0.01,
+      bucketByLength: true,
+      freeze: run.freeze,
+      cacheFeatures: true,
+      seed: run.seed,
+      progress: false,
+    },
+    trainDataset,
+    evalDataset: run.evalDataset,
+    computeMetrics: sentimentMetrics,
+  });
+}
+
 /** One NSMC fine-tuning run with the course Trainer: accuracy, macro-F1 and its cost. */
 export async function transferRun(
   recipe: TransferRecipe,
@@ -315,28 +356,13 @@ export async function transferRun(
   options: EvalOptions,
 ) {
   const model = await classifier(modelDir, recipe.init, options.seed);
-  const trainer = new Trainer({
-    model,
-    args: {
-      numTrainEpochs: recipe.freeze === "full"
-        ? options.epochs
-        : options.featureEpochs,
-      batchSize: options.batchSize,
-      evalBatchSize: options.evalBatchSize,
-      learningRate: recipe.freeze === "full"
-        ? options.fullLearningRate
-        : options.featureLearningRate,
-      warmupRatio: options.warmupRatio,
-      weightDecay: 0.01,
-      bucketByLength: true,
-      freeze: recipe.freeze,
-      cacheFeatures: true,
-      seed: options.seed,
-      progress: false,
-    },
-    trainDataset: data.train,
+  const trainer = sentimentTrainer(model, data.train, options, {
+    freeze: recipe.freeze,
+    learningRate: recipe.freeze === "full"
+      ? options.fullLearningRate
+      : options.featureLearningRate,
+    seed: options.seed,
     evalDataset: data.test,
-    computeMetrics: sentimentMetrics,
   });
   try {
     const started = performance.now();
@@ -535,26 +561,7 @@ async function fineTuneOnSplit(
   },
 ) {
   const model = await classifier(modelDir, "pretrained", options.seed);
-  const trainer = new Trainer({
-    model,
-    args: {
-      numTrainEpochs: options.freeze === "full"
-        ? options.epochs
-        : options.featureEpochs,
-      batchSize: options.batchSize,
-      evalBatchSize: options.evalBatchSize,
-      learningRate: options.learningRate,
-      warmupRatio: options.warmupRatio,
-      weightDecay: 0.01,
-      bucketByLength: true,
-      freeze: options.freeze,
-      cacheFeatures: true,
-      seed: options.seed,
-      progress: false,
-    },
-    trainDataset: data.train,
-    computeMetrics: sentimentMetrics,
-  });
+  const trainer = sentimentTrainer(model, data.train, options, options);
   try {
     const started = performance.now();
     await trainer.train();

@@ -10,12 +10,18 @@ if [ -z "${COURSE_MIRROR:-}" ] && [ -d "$ROOT/../shared/mirror" ]; then
   export COURSE_MIRROR="$ROOT/../shared/mirror"
   echo "[lab] using the offline mirror COURSE_MIRROR=$COURSE_MIRROR"
 fi
+# Docker containers and many cloud VMs run as root, which Jupyter refuses without this flag.
+EXTRA=()
+if [ "$(id -u)" = "0" ]; then
+  echo "[lab] running as root (a container or VM): starting Jupyter with --allow-root"
+  EXTRA+=(--allow-root)
+fi
 if "$ROOT/.venv/bin/python" -c "import jupyterlab" 2>/dev/null; then
   echo "[lab] starting JupyterLab on notebooks/ (stop it with Ctrl+C)"
   exec "$ROOT/.venv/bin/jupyter" lab --ServerApp.root_dir="$ROOT" \
-    --LabApp.default_url=/lab/tree/notebooks "$@"
+    --LabApp.default_url=/lab/tree/notebooks ${EXTRA[@]+"${EXTRA[@]}"} "$@"
 fi
 # Debian fallback installs the classic Notebook only.
 echo "[lab] JupyterLab is missing; starting Jupyter Notebook on notebooks/"
 exec "$ROOT/.venv/bin/jupyter" notebook --notebook-dir="$ROOT" \
-  --NotebookApp.default_url=/tree/notebooks "$@"
+  --NotebookApp.default_url=/tree/notebooks ${EXTRA[@]+"${EXTRA[@]}"} "$@"

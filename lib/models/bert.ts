@@ -169,19 +169,29 @@ class BertSelfAttention {
         4,
       ]),
     ); // each [b, heads, s, d]
-    const scores = tf.mul(matMul(q, k, true), 1 / Math.sqrt(headSize));
-    const probs = tf.softmax(tf.add(scores, maskBias)) as tf.Tensor4D;
+    const { probs, dropped } = this.attend(matMul(q, k, true), maskBias, ctx);
+    const context = tf.reshape(
+      tf.transpose(matMul(dropped, v), [0, 2, 1, 3]),
+      [b, s, hidden],
+    );
+    return { context: context as tf.Tensor3D, probs };
+  }
+
+  /** softmax(QKᵀ/√d + mask) and its dropout, shared by both layouts; QKᵀ comes in [b, heads, s, s]. */
+  private attend(
+    queryKeyScores: tf.Tensor,
+    maskBias: tf.Tensor,
+    ctx: Context,
+  ): { probs: tf.Tensor4D; dropped: tf.Tensor } {
+    const scaled = tf.mul(queryKeyScores, 1 / Math.sqrt(this.headSize));
+    const probs = tf.softmax(tf.add(scaled, maskBias)) as tf.Tensor4D;
     const dropped = dropout(
       probs,
       this.config.attention_probs_dropout_prob,
       ctx.training,
       ctx.seeds.take(),
     );
-    const context = tf.reshape(
-      tf.transpose(matMul(dropped, v), [0, 2, 1, 3]),
-      [b, s, hidden],
-    );
-    return { context: context as tf.Tensor3D, probs };
+    return { probs, dropped };
   }
 
   private applySeparate(
@@ -208,16 +218,10 @@ class BertSelfAttention {
       s,
       this.headSize,
     ]);
-    const scores = tf.reshape(
-      tf.mul(matMul(q, kT), 1 / Math.sqrt(this.headSize)),
-      [b, this.heads, s, s],
-    );
-    const probs = tf.softmax(tf.add(scores, maskBias)) as tf.Tensor4D;
-    const dropped = dropout(
-      probs,
-      this.config.attention_probs_dropout_prob,
-      ctx.training,
-      ctx.seeds.take(),
+    const { probs, dropped } = this.attend(
+      tf.reshape(matMul(q, kT), [b, this.heads, s, s]),
+      maskBias,
+      ctx,
     );
     const context = matMul(tf.reshape(dropped, [b * this.heads, s, s]), v); // [b*heads, s, d]
     const merged = tf.reshape(

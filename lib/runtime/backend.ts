@@ -7,6 +7,7 @@
  * A software WebGPU adapter (llvmpipe, lavapipe, SwiftShader) is slower than plain JavaScript, so
  * automatic choice skips it; `COURSE_BACKEND=webgpu` can still force it for experiments.
  */
+import { watchInterrupts } from "./kernel.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
@@ -80,6 +81,8 @@ let pendingPrefer: string | undefined;
 export function initBackend(
   prefer?: BackendName | string,
 ): Promise<BackendInfo> {
+  // Every notebook calls this first: from here on Kernel → Interrupt stops loops, not the kernel.
+  watchInterrupts();
   const explicit = prefer ?? readEnv("COURSE_BACKEND");
   try {
     if (explicit !== undefined) validateBackendName(explicit);

@@ -25,3 +25,10 @@ export {
   resetMemoryPeak,
 } from "./memory.ts";
 export { formatBytes } from "./format.ts";
+export {
+  checkInterrupt,
+  clearInterrupt,
+  inJupyter,
+  interruptRequested,
+  watchInterrupts,
+} from "./kernel.ts";

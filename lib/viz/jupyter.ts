@@ -4,17 +4,12 @@
  * `Deno.jupyter` throws.
  */
 
+import { inJupyter } from "../runtime/kernel.ts";
+
+export { inJupyter };
+
 /** A Jupyter MIME bundle: MIME type -> data. */
 export type MediaBundle = Record<string, unknown>;
-
-/** True inside the Deno Jupyter kernel (`deno jupyter --kernel`). */
-export function inJupyter(): boolean {
-  try {
-    return typeof Deno.jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Shows a MIME bundle as a cell output; outside Jupyter prints its

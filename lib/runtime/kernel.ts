@@ -1,0 +1,80 @@
+/**
+ * The Deno Jupyter kernel as the library sees it: are we inside it, and its Interrupt button.
+ *
+ * JupyterLab's Kernel → Interrupt sends SIGINT, and Deno ends on SIGINT unless someone listens:
+ * the kernel dies with every variable of the notebook. Inside Jupyter the library listens, so
+ * Interrupt only raises a flag; the long loops (Trainer, feature caching, pipelines over many
+ * inputs) look at it between steps, keep what they have and throw `CourseError("interrupted")`,
+ * which fails the cell and stops a Run All, as Python's KeyboardInterrupt does.
+ */
+import { CourseError } from "./errors.ts";
+
+/** True inside the Deno Jupyter kernel (`deno jupyter --kernel`). */
+export function inJupyter(): boolean {
+  try {
+    return typeof Deno.jupyter?.display === "function";
+  } catch {
+    return false;
+  }
+}
+
+let listening = false;
+let requested = false;
+let lastYield = 0;
+
+/**
+ * Starts owning SIGINT: inside Jupyter (or with `force`, for scripts and tests that want the same
+ * behaviour). Idempotent; returns whether the library is listening.
+ */
+export function watchInterrupts(options: { force?: boolean } = {}): boolean {
+  if (listening) return true;
+  if (!options.force && !inJupyter()) return false;
+  try {
+    Deno.addSignalListener("SIGINT", () => {
+      requested = true;
+    });
+    listening = true;
+  } catch {
+    // Windows allows SIGINT listeners only on newer Deno; without one Interrupt behaves as before.
+  }
+  return listening;
+}
+
+/** True when Interrupt was pressed since the last check or `clearInterrupt()`. */
+export function interruptRequested(): boolean {
+  return requested;
+}
+
+/**
+ * Forgets an Interrupt pressed while nothing of the library was running, so the next long run
+ * does not stop at its first step. Long runs call it when they start.
+ */
+export function clearInterrupt(): void {
+  requested = false;
+}
+
+/**
+ * Between two steps of a long loop: lets a pending SIGINT in (signals arrive as event-loop tasks,
+ * which a loop of resolved promises never yields to; at most one macrotask per 100 ms) and throws
+ * the interruption if there is one. `progress` says what was kept, e.g. "120/500 단계까지 학습한 모델은 그대로 남아 있습니다".
+ */
+export async function checkInterrupt(
+  what: string,
+  progress?: string,
+): Promise<void> {
+  if (!listening) return;
+  const now = performance.now();
+  if (now - lastYield >= 100) {
+    lastYield = now;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  if (!requested) return;
+  requested = false;
+  throw new CourseError(
+    "interrupted",
+    `${what}: 중단했습니다 (Kernel → Interrupt).${
+      progress ? ` ${progress}` : ""
+    }`,
+    "커널과 변수는 그대로입니다. 다음 셀을 실행하거나 이 셀을 다시 실행해 이어 가세요.",
+  );
+}
