@@ -77,26 +77,26 @@ Deno.test({
     const unmasker = await pipeline("fill-mask", courseModelDir(), {
       engine: "tfjs",
     });
-    const candidates = await unmasker(check05.data.q13Text) as {
+    const candidates = await unmasker(check05.data.q1Text) as {
       token_str: string;
       score: number;
     }[];
     await unmasker.dispose();
     const [best, second] = candidates;
     assertPass(
-      await check05.q13.evaluate({
+      await check05.q1.evaluate({
         topToken: best.token_str,
         topScore: best.score,
       }),
     );
-    const wrong = await check05.q13.evaluate({
+    const wrong = await check05.q1.evaluate({
       topToken: second.token_str,
       topScore: second.score,
     });
     assertFail(wrong, /내림차순/);
     assertNotRevealed(wrong, [best.token_str]);
     assertFail(
-      await check05.q13.evaluate({ topToken: best.token_str, topScore: 7.5 }),
+      await check05.q1.evaluate({ topToken: best.token_str, topScore: 7.5 }),
       /softmax/,
     );
   },
@@ -110,21 +110,21 @@ Deno.test("05-2 logits to label scores: softmax sorted passes; unsorted, raw or 
     return exps.map((e, i) => ({ label: id2label[i], score: e / sum }))
       .sort((a, b) => b.score - a.score);
   };
-  assertPass(await check05.q14.evaluate(right));
+  assertPass(await check05.q2.evaluate(right));
   assertFail(
-    await check05.q14.evaluate((logits, id2label) =>
+    await check05.q2.evaluate((logits, id2label) =>
       right(logits, id2label).sort((a, b) => a.score - b.score)
     ),
     /내림차순/,
   );
   assertFail(
-    await check05.q14.evaluate((logits, id2label) =>
+    await check05.q2.evaluate((logits, id2label) =>
       logits.map((v, i) => ({ label: id2label[i], score: v }))
     ),
     /softmax/,
   );
   assertFail(
-    await check05.q14.evaluate((logits, id2label) => {
+    await check05.q2.evaluate((logits, id2label) => {
       const exps = logits.map(Math.exp);
       const sum = exps.reduce((a, b) => a + b, 0);
       return exps.map((e, i) => ({ label: id2label[i], score: e / sum }))
@@ -133,7 +133,7 @@ Deno.test("05-2 logits to label scores: softmax sorted passes; unsorted, raw or 
     /NaN/,
   );
   assertFail(
-    await check05.q14.evaluate((logits, id2label) =>
+    await check05.q2.evaluate((logits, id2label) =>
       right(logits, id2label).map((s, i) => ({ ...s, label: String(i) }))
     ),
     /id2label/,
@@ -141,15 +141,15 @@ Deno.test("05-2 logits to label scores: softmax sorted passes; unsorted, raw or 
 });
 
 Deno.test("06-1 NER alignment: HF's first-sub-word rule passes; labelling every piece fails", async () => {
-  assertPass(await check06.q15.evaluate((w, l) => alignWordLabels(w, l)));
+  assertPass(await check06.q1.evaluate((w, l) => alignWordLabels(w, l)));
   assertFail(
-    await check06.q15.evaluate((w, l) =>
+    await check06.q1.evaluate((w, l) =>
       alignWordLabels(w, l, { labelAllTokens: true })
     ),
     /첫 서브토큰만/,
   );
   assertFail(
-    await check06.q15.evaluate((wordIds, labels) =>
+    await check06.q1.evaluate((wordIds, labels) =>
       wordIds.map((w) => (w === null ? 0 : labels[w]))
     ),
     /-100/,
@@ -159,7 +159,7 @@ Deno.test("06-1 NER alignment: HF's first-sub-word rule passes; labelling every 
 Deno.test("06-2 QA span: the library's search passes; independent argmaxes fail", async () => {
   type Feature = { offset_mapping: (Offset | null)[]; context: string };
   assertPass(
-    await check06.q16.evaluate((feature: Feature, start, end) =>
+    await check06.q2.evaluate((feature: Feature, start, end) =>
       bestAnswerSpan(feature, start, end)!.text
     ),
   );
@@ -169,29 +169,29 @@ Deno.test("06-2 QA span: the library's search passes; independent argmaxes fail"
     const e = feature.offset_mapping[argmax(end)];
     return feature.context.slice(s?.[0] ?? 0, e?.[1] ?? 0);
   };
-  const wrong = await check06.q16.evaluate(naive);
+  const wrong = await check06.q2.evaluate(naive);
   assertFail(wrong, /null|앞/);
-  assertFail(await check06.q16.evaluate(() => "없는 답"), /context/);
+  assertFail(await check06.q2.evaluate(() => "없는 답"), /context/);
 });
 
 Deno.test("06-3 NLI pair: the tokenizer's pair encoding passes; one segment or one [SEP] fails", async () => {
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  const { q17Premise, q17Hypothesis } = check06.data;
-  const pair = tokenizer(q17Premise, { textPair: q17Hypothesis });
+  const { q3Premise, q3Hypothesis } = check06.data;
+  const pair = tokenizer(q3Premise, { textPair: q3Hypothesis });
   assertPass(
-    await check06.q17.evaluate({
+    await check06.q3.evaluate({
       input_ids: pair.input_ids,
       token_type_ids: pair.token_type_ids,
     }),
   );
-  const joined = tokenizer(`${q17Premise} ${q17Hypothesis}`);
-  const wrong = await check06.q17.evaluate({
+  const joined = tokenizer(`${q3Premise} ${q3Hypothesis}`);
+  const wrong = await check06.q3.evaluate({
     input_ids: joined.input_ids,
     token_type_ids: joined.token_type_ids,
   });
   assertFail(wrong, /\[SEP\]/);
   assertFail(
-    await check06.q17.evaluate({
+    await check06.q3.evaluate({
       input_ids: pair.input_ids,
       token_type_ids: pair.token_type_ids.map(() => 0),
     }),
@@ -208,8 +208,8 @@ Deno.test("07-1 KLUE heads: the right table passes; STS as 5 classes fails", asy
     "KLUE-NER": { head: "BertForTokenClassification", numLabels: 13 },
     "KLUE-MRC": { head: "BertForQuestionAnswering", numLabels: 2 },
   };
-  assertPass(await check07.q18.evaluate(right));
-  const wrong = await check07.q18.evaluate({
+  assertPass(await check07.q1.evaluate(right));
+  const wrong = await check07.q1.evaluate({
     ...right,
     "KLUE-STS": { head: "BertForSequenceClassification", numLabels: 6 },
     "KLUE-NER": { head: "BertForSequenceClassification", numLabels: 13 },
@@ -228,8 +228,8 @@ Deno.test("07-2 vocabulary sizes: measured sizes pass; the README's rounded figu
       .vocabSize,
     course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
   };
-  assertPass(await check07.q19.evaluate(sizes));
-  const wrong = await check07.q19.evaluate({ ...sizes, mbert: 120000 });
+  assertPass(await check07.q2.evaluate(sizes));
+  const wrong = await check07.q2.evaluate({ ...sizes, mbert: 120000 });
   assertFail(wrong, /mbert/);
   assertNotRevealed(wrong, [sizes.mbert]);
 });
@@ -242,18 +242,18 @@ Deno.test("07-3 hyperparameters: a textbook plan passes; lr 1e-3, no warmup, max
     maxLength: 128,
     warmupRatio: 0.1,
   };
-  assertPass(await check07.q20.evaluate(plan));
+  assertPass(await check07.q3.evaluate(plan));
   assertFail(
-    await check07.q20.evaluate({ ...plan, learningRate: 1e-3 }),
+    await check07.q3.evaluate({ ...plan, learningRate: 1e-3 }),
     /너무 큽니다/,
   );
   assertFail(
-    await check07.q20.evaluate({ ...plan, warmupRatio: 0 }),
+    await check07.q3.evaluate({ ...plan, warmupRatio: 0 }),
     /0입니다/,
   );
-  assertFail(await check07.q20.evaluate({ ...plan, maxLength: 8 }), /짧아/);
+  assertFail(await check07.q3.evaluate({ ...plan, maxLength: 8 }), /짧아/);
   assertFail(
-    await check07.q20.evaluate({ ...plan, maxLength: 512 }),
+    await check07.q3.evaluate({ ...plan, maxLength: 512 }),
     /너무 깁/,
   );
 });
@@ -266,9 +266,9 @@ Deno.test("08-1 label mapping: any bijection from the data's strings passes; a m
   const label2id = Object.fromEntries(names.map((n, i) => [n, i]));
   const id2label = Object.fromEntries(names.map((n, i) => [i, n]));
   const labelIds = hate.map((h) => label2id[h]);
-  assertPass(await check08.q21.evaluate({ label2id, id2label, labelIds }));
+  assertPass(await check08.q1.evaluate({ label2id, id2label, labelIds }));
   assertFail(
-    await check08.q21.evaluate({
+    await check08.q1.evaluate({
       label2id: { none: 0, hate: 1 },
       id2label: { 0: "none", 1: "hate" },
       labelIds,
@@ -276,7 +276,7 @@ Deno.test("08-1 label mapping: any bijection from the data's strings passes; a m
     /키/,
   );
   assertFail(
-    await check08.q21.evaluate({
+    await check08.q1.evaluate({
       label2id,
       id2label,
       labelIds: labelIds.map((id) => (id + 1) % 3),
@@ -284,7 +284,7 @@ Deno.test("08-1 label mapping: any bijection from the data's strings passes; a m
     /번째/,
   );
   assertFail(
-    await check08.q21.evaluate({
+    await check08.q1.evaluate({
       label2id: Object.fromEntries(names.map((n, i) => [n, i + 1])),
       id2label,
       labelIds,
@@ -295,7 +295,7 @@ Deno.test("08-1 label mapping: any bijection from the data's strings passes; a m
 
 Deno.test("08-2 per-class scores: classificationReport passes; NaN on an unpredicted class and swapped P/R fail", async () => {
   assertPass(
-    await check08.q22.evaluate((p, l, n) => {
+    await check08.q2.evaluate((p, l, n) => {
       const { precision, recall, f1 } = classificationReport(p, l, n);
       return { precision, recall, f1 };
     }),
@@ -312,9 +312,9 @@ Deno.test("08-2 per-class scores: classificationReport passes; NaN on an unpredi
     }
     return { precision, recall, f1 };
   };
-  assertFail(await check08.q22.evaluate(raw), /NaN/);
+  assertFail(await check08.q2.evaluate(raw), /NaN/);
   assertFail(
-    await check08.q22.evaluate((p, l, n) => {
+    await check08.q2.evaluate((p, l, n) => {
       const r = classificationReport(p, l, n);
       return { precision: r.recall, recall: r.precision, f1: r.f1 };
     }),
@@ -379,9 +379,9 @@ Deno.test("08-3 capstone: a trained classifier with label names passes; misrepor
     evalTexts: texts,
     evalLabels: labels,
   };
-  assertPass(await check08.q23.evaluate({ ...answer, macroF1 }));
+  assertPass(await check08.q3.evaluate({ ...answer, macroF1 }));
   assertFail(
-    await check08.q23.evaluate({
+    await check08.q3.evaluate({
       ...answer,
       macroF1: macroF1 - 0.2,
     }),
@@ -390,7 +390,7 @@ Deno.test("08-3 capstone: a trained classifier with label names passes; misrepor
 
   // Judged on labels it gets backwards, the same model scores below the majority baseline.
   assertFail(
-    await check08.q23.evaluate({
+    await check08.q3.evaluate({
       ...answer,
       evalLabels: labels.map((l) => 1 - l),
       macroF1: 0,
@@ -406,7 +406,7 @@ Deno.test("08-3 capstone: a trained classifier with label names passes; misrepor
     { seed: 4 },
   );
   assertFail(
-    await check08.q23.evaluate({ ...answer, model: unnamed, macroF1 }),
+    await check08.q3.evaluate({ ...answer, model: unnamed, macroF1 }),
     /id2label/,
   );
   for (const m of [trained, unnamed]) m.dispose();
@@ -414,15 +414,15 @@ Deno.test("08-3 capstone: a trained classifier with label names passes; misrepor
 
 Deno.test("05-08 empty exercise stubs fail with a hint, not a crash", async () => {
   const stubs: [string, Promise<CheckResult>][] = [
-    ["q13", check05.q13.evaluate({ topToken: "", topScore: 0 })],
-    ["q14", check05.q14.evaluate(() => [])],
-    ["q15", check06.q15.evaluate(() => [])],
-    ["q16", check06.q16.evaluate(() => "")],
-    ["q17", check06.q17.evaluate({ input_ids: [], token_type_ids: [] })],
-    ["q18", check07.q18.evaluate({})],
+    ["q1", check05.q1.evaluate({ topToken: "", topScore: 0 })],
+    ["q2", check05.q2.evaluate(() => [])],
+    ["q1", check06.q1.evaluate(() => [])],
+    ["q2", check06.q2.evaluate(() => "")],
+    ["q3", check06.q3.evaluate({ input_ids: [], token_type_ids: [] })],
+    ["q1", check07.q1.evaluate({})],
     [
-      "q20",
-      check07.q20.evaluate({
+      "q3",
+      check07.q3.evaluate({
         learningRate: 0,
         numTrainEpochs: 0,
         batchSize: 0,
@@ -431,16 +431,16 @@ Deno.test("05-08 empty exercise stubs fail with a hint, not a crash", async () =
       }),
     ],
     [
-      "q21",
-      check08.q21.evaluate({ label2id: {}, id2label: {}, labelIds: [] }),
+      "q1",
+      check08.q1.evaluate({ label2id: {}, id2label: {}, labelIds: [] }),
     ],
     [
-      "q22",
-      check08.q22.evaluate(() => ({ precision: [], recall: [], f1: [] })),
+      "q2",
+      check08.q2.evaluate(() => ({ precision: [], recall: [], f1: [] })),
     ],
   ];
   for (const [name, pending] of stubs) {
-    if (name === "q13" && !HAS_WEIGHTS) continue;
+    if (name === "q1" && !HAS_WEIGHTS) continue;
     const checked = await pending.catch((e) => {
       throw new Error(`${name} threw: ${e}`);
     });

@@ -154,34 +154,34 @@ Deno.test("01-3 masking: 80/10/10 passes; wrong rates, specials, Math.random and
 // ---- lesson 02 -------------------------------------------------------------------------------
 
 Deno.test("02-1 tokenize: the library's own encoding passes; near misses fail without the answer", async () => {
-  const { q4Sentence, q4MaxLength } = check02.data;
-  const encoded = tokenizer(q4Sentence, {
+  const { q1Sentence, q1MaxLength } = check02.data;
+  const encoded = tokenizer(q1Sentence, {
     padding: "max_length",
     truncation: true,
-    maxLength: q4MaxLength,
+    maxLength: q1MaxLength,
   });
   const right = {
-    tokens: tokenizer.tokenize(q4Sentence),
+    tokens: tokenizer.tokenize(q1Sentence),
     input_ids: encoded.input_ids,
     attention_mask: encoded.attention_mask,
   };
-  assert.equal(right.input_ids.length, q4MaxLength);
-  assert.ok((await check02.q4.evaluate(right)).passed);
+  assert.equal(right.input_ids.length, q1MaxLength);
+  assert.ok((await check02.q1.evaluate(right)).passed);
 
-  const unpadded = { ...right, input_ids: tokenizer.encode(q4Sentence) };
-  assert.ok(!(await check02.q4.evaluate(unpadded)).passed);
+  const unpadded = { ...right, input_ids: tokenizer.encode(q1Sentence) };
+  assert.ok(!(await check02.q1.evaluate(unpadded)).passed);
   const withSpecials = {
     ...right,
-    tokens: tokenizer.tokenize(q4Sentence, { addSpecialTokens: true }),
+    tokens: tokenizer.tokenize(q1Sentence, { addSpecialTokens: true }),
   };
-  const result = await check02.q4.evaluate(withSpecials);
+  const result = await check02.q1.evaluate(withSpecials);
   assert.ok(!result.passed);
   assert.ok(!result.problems.join().includes("[CLS]"));
   const oneOff = {
     ...right,
     input_ids: right.input_ids.map((id, i) => (i === 2 ? id + 1 : id)),
   };
-  const offResult = await check02.q4.evaluate(oneOff);
+  const offResult = await check02.q1.evaluate(oneOff);
   assert.ok(!offResult.passed);
   assertNotRevealed(offResult.problems, [right.input_ids[2]]);
 });
@@ -191,29 +191,29 @@ Deno.test("02-2 special tokens: ids from the vocabulary pass; wrong ids fail wit
   const right = Object.fromEntries(
     names.map((t) => [t, tokenizer.convertTokensToIds(t)]),
   );
-  assert.ok((await check02.q5.evaluate(right)).passed);
+  assert.ok((await check02.q2.evaluate(right)).passed);
   const swapped = {
     ...right,
     "[CLS]": right["[SEP]"],
     "[SEP]": right["[CLS]"],
   };
-  const result = await check02.q5.evaluate(swapped);
+  const result = await check02.q2.evaluate(swapped);
   assert.ok(!result.passed);
   assert.equal(result.problems.length, 2);
   const { "[MASK]": _mask, ...missing } = right;
-  assert.ok(!(await check02.q5.evaluate(missing)).passed);
+  assert.ok(!(await check02.q2.evaluate(missing)).passed);
 });
 
 Deno.test("02-3 token counts: counts from mBERT and the course vocabulary pass; counting specials gets a hint", async () => {
   const mbert = await AutoTokenizer.fromPretrained(check02.data.mbertId);
   const right = {
-    mbertKorean: mbert.tokenize(check02.data.q6Korean).length,
-    mbertEnglish: mbert.tokenize(check02.data.q6English).length,
-    courseKorean: tokenizer.tokenize(check02.data.q6Korean).length,
-    courseEnglish: tokenizer.tokenize(check02.data.q6English).length,
+    mbertKorean: mbert.tokenize(check02.data.q3Korean).length,
+    mbertEnglish: mbert.tokenize(check02.data.q3English).length,
+    courseKorean: tokenizer.tokenize(check02.data.q3Korean).length,
+    courseEnglish: tokenizer.tokenize(check02.data.q3English).length,
   };
-  assert.ok((await check02.q6.evaluate(right)).passed);
-  const withSpecials = await check02.q6.evaluate({
+  assert.ok((await check02.q3.evaluate(right)).passed);
+  const withSpecials = await check02.q3.evaluate({
     ...right,
     mbertKorean: right.mbertKorean + 2,
   });
@@ -230,27 +230,27 @@ Deno.test({
   ignore: !HAS_WEIGHTS,
 }, async () => {
   const config = await BertConfig.fromPretrained(MODEL_DIR);
-  const length = tokenizer.encode(check03.data.q7Sentence).length;
+  const length = tokenizer.encode(check03.data.q1Sentence).length;
   const right = {
     last_hidden_state: [1, length, config.hidden_size],
     pooler_output: [1, config.hidden_size],
   };
-  assert.ok((await check03.q7.evaluate(right)).passed);
+  assert.ok((await check03.q1.evaluate(right)).passed);
   const wrong = {
     last_hidden_state: [1, config.hidden_size, length],
     pooler_output: [1, config.hidden_size],
   };
-  const result = await check03.q7.evaluate(wrong);
+  const result = await check03.q1.evaluate(wrong);
   assert.ok(!result.passed);
   assertNotRevealed(result.problems, [length]);
 });
 
 Deno.test("03-2 why [CLS]: needs summary, attention and where it is used", async () => {
-  const good = await check03.q8.evaluate(
+  const good = await check03.q2.evaluate(
     "[CLS]는 셀프 어텐션으로 모든 토큰을 보고 문장 전체를 요약하며, NSP 사전학습과 분류 헤드가 그 위치를 쓴다.",
   );
   assert.ok(good.passed, good.problems.join());
-  const vague = await check03.q8.evaluate(
+  const vague = await check03.q2.evaluate(
     "[CLS]는 맨 앞에 있는 특별한 토큰이기 때문이다.",
   );
   assert.ok(!vague.passed);
@@ -265,12 +265,12 @@ Deno.test({
   const tables =
     (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) *
     c.hidden_size;
-  assert.ok((await check03.q9.evaluate(tables + 2 * c.hidden_size)).passed);
-  const noNorm = await check03.q9.evaluate(tables);
+  assert.ok((await check03.q3.evaluate(tables + 2 * c.hidden_size)).passed);
+  const noNorm = await check03.q3.evaluate(tables);
   assert.ok(!noNorm.passed);
   assert.ok(noNorm.problems[0].includes("LayerNorm"));
   assertNotRevealed(noNorm.problems, [tables + 2 * c.hidden_size]);
-  assert.ok(!(await check03.q9.evaluate(1.5)).passed);
+  assert.ok(!(await check03.q3.evaluate(1.5)).passed);
 });
 
 // ---- lesson 04 -------------------------------------------------------------------------------
@@ -287,12 +287,12 @@ Deno.test({
   const hidden = model.config.hidden_size;
   model.dispose();
   const frozen = hidden * 2 + 2;
-  assert.ok((await check04.q10.evaluate({ frozen, full })).passed);
-  const notFrozen = await check04.q10.evaluate({ frozen: full, full });
+  assert.ok((await check04.q1.evaluate({ frozen, full })).passed);
+  const notFrozen = await check04.q1.evaluate({ frozen: full, full });
   assert.ok(!notFrozen.passed);
   assert.ok(notFrozen.problems[0].includes("얼렸나요"));
   assert.ok(
-    !(await check04.q10.evaluate({
+    !(await check04.q1.evaluate({
       frozen: frozen + hidden * hidden + hidden,
       full,
     })).passed,
@@ -340,7 +340,7 @@ Deno.test({
   };
   const frozenAccuracy = await measure(frozenModel);
   const fullAccuracy = await measure(fullModel);
-  const right = await check04.q11.evaluate({
+  const right = await check04.q2.evaluate({
     frozenModel,
     fullModel,
     evalExamples: examples,
@@ -348,7 +348,7 @@ Deno.test({
     fullAccuracy,
   });
   assert.ok(right.passed, right.problems.join());
-  const swapped = await check04.q11.evaluate({
+  const swapped = await check04.q2.evaluate({
     frozenModel: fullModel,
     fullModel: frozenModel,
     evalExamples: examples,
@@ -357,7 +357,7 @@ Deno.test({
   });
   assert.ok(!swapped.passed);
   assert.equal(swapped.problems.length, 2);
-  const misreported = await check04.q11.evaluate({
+  const misreported = await check04.q2.evaluate({
     frozenModel,
     fullModel,
     evalExamples: examples,
@@ -371,20 +371,45 @@ Deno.test({
 
 Deno.test("04-3 schedule: partial last batch counts; warmup rounds up", async () => {
   const { numExamples, batchSize, numTrainEpochs, warmupRatio } =
-    check04.data.q12;
+    check04.data.q3;
   const totalSteps = Math.ceil(numExamples / batchSize) * numTrainEpochs;
   const warmupSteps = resolveWarmupSteps(totalSteps, undefined, warmupRatio);
-  assert.ok((await check04.q12.evaluate({ totalSteps, warmupSteps })).passed);
-  const dropped = await check04.q12.evaluate({
+  assert.ok((await check04.q3.evaluate({ totalSteps, warmupSteps })).passed);
+  const dropped = await check04.q3.evaluate({
     totalSteps: Math.floor(numExamples / batchSize) * numTrainEpochs,
     warmupSteps,
   });
   assert.ok(!dropped.passed);
   assert.ok(dropped.problems[0].includes("마지막"));
   assert.ok(
-    !(await check04.q12.evaluate({
+    !(await check04.q3.evaluate({
       totalSteps,
       warmupSteps: Math.floor(totalSteps * warmupRatio) - 1,
     })).passed,
   );
+});
+
+Deno.test("feedback: the verdict reads in words, and an empty variable is named as such", async () => {
+  const { formatFeedback, missingFields, result } = await import(
+    "../lib/exercises/feedback.ts"
+  );
+  // Without an emoji font the two marks look alike: the words must differ.
+  assert.match(formatFeedback(result("04-1", [])), /통과/);
+  assert.match(formatFeedback(result("04-1", ["x"])), /다시.*\n  - x/);
+  assert.deepEqual(missingFields({ a: 1, b: 2 }, ["a", "b"]), []);
+  assert.match(missingFields(undefined, ["a", "b"])[0], /\{ a, b \} 객체/);
+  const [problem] = missingFields({ a: 1, b: undefined }, ["a", "b"]);
+  assert.match(problem, /^b: 값이 undefined입니다/);
+  const { check04 } = await import("../lib/mod.ts");
+  const checked = await check04.q2.evaluate(
+    {
+      frozenModel: undefined,
+      fullModel: undefined,
+      evalExamples: [],
+      frozenAccuracy: 0.5,
+      fullAccuracy: 0.5,
+    } as unknown as Parameters<typeof check04.q2.evaluate>[0],
+  );
+  assert.equal(checked.passed, false);
+  assert.match(checked.problems[0], /frozenModel, fullModel: 값이/);
 });

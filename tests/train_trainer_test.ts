@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { CourseError } from "../lib/runtime/errors.ts";
+import { collate } from "../lib/data/collate.ts";
 import { listCheckpoints } from "../lib/train/checkpoint.ts";
+import { decodeSafetensors } from "../lib/train/safetensors.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import type { TrainingArguments } from "../lib/train/arguments.ts";
 import {
@@ -417,4 +419,356 @@ Deno.test("early stopping, best model at the end, and the time budget", async ()
   } finally {
     await Deno.remove(outputDir, { recursive: true });
   }
+});
+
+/** Every weight of a checkpoint folder is finite. */
+async function checkpointIsFinite(path: string): Promise<boolean> {
+  const { tensors } = decodeSafetensors(
+    await Deno.readFile(join(path, "model.safetensors")),
+  );
+  return [...tensors.values()].every((t) => t.data.every(Number.isFinite));
+}
+
+const names = async (dir: string) =>
+  (await listCheckpoints(dir)).map((p) => p.split("/").at(-1));
+
+Deno.test("a diverging run saves no NaN checkpoint, keeps the last finite one, says so and restores it", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_diverge_" });
+  try {
+    // A checkpoint of an older run with a higher step: rotation must not prefer it to ours.
+    await Deno.mkdir(join(outputDir, "checkpoint-100"));
+    await Deno.writeTextFile(
+      join(outputDir, "checkpoint-100", "trainer_state.json"),
+      "{}",
+    );
+    // Step 6 is the first poisoned one; saves every 2 steps, loss read only every 10.
+    const model = new ToyClassifier({ poisonAfter: 5 });
+    const trainer = new Trainer({
+      model,
+      args: {
+        ...base,
+        outputDir,
+        saveStrategy: "steps",
+        saveSteps: 2,
+        saveTotalLimit: 1,
+        loggingSteps: 10,
+      },
+      trainDataset: train,
+    });
+    const good = join(outputDir, "checkpoint-4");
+    await assert.rejects(() => trainer.train(), (e: unknown) => {
+      assert.ok(e instanceof CourseError);
+      assert.equal(e.code, "train/non-finite-loss");
+      assert.match(e.message, /step 6/);
+      assert.ok(e.hint.includes(good), e.hint);
+      assert.match(e.hint, /되돌렸습니다/);
+      return true;
+    });
+    assert.deepEqual(await names(outputDir), [
+      "checkpoint-4",
+      "checkpoint-100",
+    ]);
+    assert.ok(await checkpointIsFinite(good), "checkpoint-4 is finite");
+    const restored = new ToyClassifier({ seed: 5 });
+    const { restoreModelWeights } = await import("../lib/train/checkpoint.ts");
+    await restoreModelWeights(restored, good);
+    assert.equal(
+      maxAbsDiff(await weightsOf(restored), await weightsOf(model)),
+      0,
+      "the model in memory is back at checkpoint-4",
+    );
+    restored.dispose();
+    model.dispose();
+
+    // Diverging before the first save: the error must not claim a checkpoint exists.
+    const early = new ToyClassifier({ poisonAfter: 1 });
+    await assert.rejects(
+      () =>
+        new Trainer({
+          model: early,
+          args: {
+            ...base,
+            outputDir: join(outputDir, "early"),
+            saveStrategy: "steps",
+            saveSteps: 4,
+            loggingSteps: 2,
+          },
+          trainDataset: train,
+        }).train(),
+      (e: unknown) => {
+        assert.ok(e instanceof CourseError);
+        assert.doesNotMatch(e.hint, /그대로 있습니다/);
+        assert.match(e.hint, /저장된 체크포인트가 없습니다/);
+        assert.match(e.hint, /NaN/);
+        return true;
+      },
+    );
+    assert.deepEqual(await names(join(outputDir, "early")), []);
+    early.dispose();
+
+    // saveCheckpoint itself (also used by tools/pretrain.ts) refuses non-finite weights.
+    const broken = new ToyClassifier();
+    broken.namedParameters().get("classifier.bias")!.assign(
+      tf.tensor1d([0, Infinity]),
+    );
+    const { saveCheckpoint } = await import("../lib/train/checkpoint.ts");
+    const { AdamW } = await import("../lib/train/adamw.ts");
+    const optimizer = new AdamW({ learningRate: 1e-3 });
+    await assert.rejects(
+      () =>
+        saveCheckpoint(join(outputDir, "direct"), 1, {
+          model: broken,
+          optimizer,
+          trainerState: {},
+          schedulerState: {},
+          rngState: {},
+        }),
+      (e: unknown) =>
+        e instanceof CourseError && e.code === "train/non-finite-weights" &&
+        e.message.includes("classifier.bias"),
+    );
+    assert.deepEqual(await names(join(outputDir, "direct")), []);
+    optimizer.dispose();
+    broken.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
+
+Deno.test("bad arguments are refused up front, naming the argument and its value", () => {
+  const model = new ToyClassifier();
+  const cases: [TrainingArguments, RegExp][] = [
+    [{ saveStrategy: "steps", saveSteps: 0, outputDir: "x" }, /saveSteps: 0/],
+    [{ evalSteps: 0 }, /evalSteps: 0/],
+    [{ numTrainEpochs: 0 }, /numTrainEpochs: 0/],
+    [{ learningRate: NaN }, /learningRate: NaN/],
+    [{ learningRate: Infinity }, /learningRate: Infinity/],
+    [{ evalBatchSize: 0 }, /evalBatchSize: 0/],
+    [{ maxSteps: 2.5 }, /maxSteps: 2.5/],
+    [{ warmupSteps: -1 }, /warmupSteps: -1/],
+    [{ warmupRatio: 2 }, /warmupRatio: 2/],
+    [{ weightDecay: -0.1 }, /weightDecay: -0.1/],
+    [{ maxGradNorm: NaN }, /maxGradNorm: NaN/],
+    [{ adamBeta2: 1 }, /adamBeta2: 1/],
+    [{ adamEpsilon: 0 }, /adamEpsilon: 0/],
+    [{ saveTotalLimit: 0 }, /saveTotalLimit: 0/],
+    [{ timeBudgetSeconds: NaN }, /timeBudgetSeconds: NaN/],
+    [{ batchSize: "16" as unknown as number }, /batchSize: "16"/],
+  ];
+  for (const [args, pattern] of cases) {
+    assert.throws(
+      () =>
+        new Trainer({ model, args: { ...base, ...args }, trainDataset: train }),
+      (e: unknown) => {
+        assert.ok(e instanceof CourseError, `${JSON.stringify(args)}: ${e}`);
+        assert.equal(e.code, "train/bad-argument");
+        assert.match(e.message, pattern);
+        const name = pattern.source.split(":")[0];
+        assert.ok(e.hint.includes(name), `hint names ${name}: ${e.hint}`);
+        return true;
+      },
+    );
+  }
+  model.dispose();
+});
+
+Deno.test("a loss that grows by orders of magnitude gets one Korean warning", async () => {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...parts: unknown[]) => warnings.push(parts.join(" "));
+  try {
+    const model = new ToyClassifier();
+    await new Trainer({
+      model,
+      args: { ...base, learningRate: 1e4, maxGradNorm: 1 },
+      trainDataset: train,
+    }).train();
+    model.dispose();
+    const calm = new ToyClassifier();
+    await new Trainer({ model: calm, args: base, trainDataset: train }).train();
+    calm.dispose();
+  } finally {
+    console.warn = warn;
+  }
+  const diverging = warnings.filter((w) => /손실/.test(w));
+  assert.equal(diverging.length, 1, warnings.join("\n"));
+  assert.match(diverging[0], /learningRate/);
+});
+
+Deno.test("stale temp checkpoint folders of a killed save are removed on the next start", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_stale_" });
+  try {
+    const stale = [
+      ".tmp-checkpoint-4-1700000000000", // older naming, no pid
+      ".tmp-checkpoint-6-999999999-1700000000000", // pid that cannot be running
+    ];
+    // A save in progress in another live process is left alone.
+    const live = `.tmp-checkpoint-8-${Deno.ppid}-1700000000000`;
+    for (const name of [...stale, live]) {
+      await Deno.mkdir(join(outputDir, name));
+      await Deno.writeTextFile(join(outputDir, name, "config.json"), "{}");
+    }
+    const model = new ToyClassifier();
+    await new Trainer({
+      model,
+      args: { ...base, maxSteps: 1, outputDir },
+      trainDataset: train,
+    }).train();
+    model.dispose();
+    const left = [...Deno.readDirSync(outputDir)].map((e) => e.name);
+    assert.deepEqual(left, [live]);
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
+
+Deno.test("evaluate and predict on an empty dataset raise a CourseError", async () => {
+  const model = new ToyClassifier();
+  const trainer = new Trainer({ model, args: base, trainDataset: train });
+  for (const call of [() => trainer.evaluate([]), () => trainer.predict([])]) {
+    await assert.rejects(call, (e: unknown) => {
+      assert.ok(e instanceof CourseError);
+      assert.equal(e.code, "train/empty-dataset");
+      return true;
+    });
+  }
+  assert.throws(
+    () =>
+      new Trainer({
+        model,
+        args: { ...base, evalStrategy: "epoch" },
+        trainDataset: train,
+        evalDataset: [],
+      }),
+    (e: unknown) => e instanceof CourseError && /empty/.test(e.message),
+  );
+  model.dispose();
+});
+
+Deno.test("resuming from a checkpoint with a missing file names the file and the folder", async () => {
+  const outputDir = await Deno.makeTempDir({ prefix: "train_missing_" });
+  try {
+    const model = new ToyClassifier();
+    await new Trainer({
+      model,
+      args: {
+        ...base,
+        maxSteps: 4,
+        outputDir,
+        saveStrategy: "steps",
+        saveSteps: 2,
+      },
+      trainDataset: train,
+    }).train();
+    const resume = (from: string) =>
+      new Trainer({
+        model,
+        args: { ...base, outputDir: join(outputDir, "b") },
+        trainDataset: train,
+      }).train({ resumeFromCheckpoint: from });
+    const cases: [string, string][] = [
+      ["checkpoint-4", "optimizer.safetensors"],
+      ["checkpoint-2", "model.safetensors"],
+    ];
+    for (const [folder, file] of cases) {
+      const path = join(outputDir, folder);
+      await Deno.remove(join(path, file));
+      await assert.rejects(() => resume(path), (e: unknown) => {
+        assert.ok(e instanceof CourseError, String(e));
+        assert.equal(e.code, "train/bad-checkpoint");
+        assert.ok(e.message.includes(file) && e.message.includes(path));
+        assert.match(e.hint, /resumeFromCheckpoint/);
+        return true;
+      });
+    }
+    await assert.rejects(
+      () => resume(join(outputDir, "checkpoint-999")),
+      (e: unknown) =>
+        e instanceof CourseError && e.code === "train/bad-checkpoint",
+    );
+    model.dispose();
+  } finally {
+    await Deno.remove(outputDir, { recursive: true });
+  }
+});
+
+Deno.test("a string label is reported as a string, not as an out-of-range number", async () => {
+  const model = new ToyClassifier();
+  const bad = [
+    ...train.slice(0, 10),
+    { input_ids: [1, 2], label: "1" as unknown as number },
+  ];
+  const trainer = new Trainer({ model, args: base, trainDataset: bad });
+  await assert.rejects(() => trainer.train(), (e: unknown) => {
+    assert.ok(e instanceof CourseError);
+    assert.match(e.message, /"1"/);
+    assert.match(e.message, /string/);
+    assert.match(e.hint, /문자열/);
+    return true;
+  });
+  assert.throws(
+    () =>
+      collate([{ input_ids: [1, 2], label: "1" as unknown as number }], {
+        padTokenId: 0,
+        numLabels: 2,
+      }),
+    (e: unknown) =>
+      e instanceof CourseError && /"1"/.test(e.message) &&
+      /문자열/.test(e.hint),
+  );
+  model.dispose();
+});
+
+Deno.test("Trainer: Kernel → Interrupt (SIGINT) stops training at the next step; model, history and a new run still work", async () => {
+  // In a child process, because `deno test` itself ends on SIGINT.
+  const url = (path: string) => new URL(path, import.meta.url).href;
+  const script = `
+    import { watchInterrupts } from "${url("../lib/runtime/kernel.ts")}";
+    import { Trainer } from "${url("../lib/train/trainer.ts")}";
+    import { ToyClassifier, toyDataset, useCpu } from "${
+    url("./train_toy_model.ts")
+  }";
+    await useCpu();
+    watchInterrupts({ force: true });
+    const model = new ToyClassifier();
+    const data = toyDataset(96, 1);
+    const trainer = new Trainer({
+      model,
+      args: { batchSize: 8, learningRate: 5e-2, numTrainEpochs: 2000, loggingSteps: 2, progress: false, seed: 3 },
+      trainDataset: data,
+    });
+    setTimeout(() => Deno.kill(Deno.pid, "SIGINT"), 400);
+    try {
+      await trainer.train();
+      console.log("completed");
+    } catch (error) {
+      console.log("code", error.code);
+      console.log("message", error.message.split("\\n")[0]);
+    }
+    const logged = trainer.history.train.length;
+    const metrics = await trainer.evaluate(data);
+    console.log("after", logged, Number.isFinite(metrics.eval_loss));
+    const again = new Trainer({
+      model,
+      args: { batchSize: 8, learningRate: 5e-2, numTrainEpochs: 1, progress: false, seed: 3 },
+      trainDataset: data,
+    });
+    console.log("again", (await again.train()).stoppedBy);
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.match(out, /^code interrupted$/m);
+  const stoppedAt = out.match(
+    /Trainer\.train: 중단했습니다.*?(\d+)\/24000단계까지/,
+  );
+  assert.ok(stoppedAt, out);
+  assert.ok(Number(stoppedAt[1]) > 0 && Number(stoppedAt[1]) < 24000);
+  const after = out.match(/^after (\d+) true$/m);
+  assert.ok(after && Number(after[1]) > 0, out);
+  assert.match(out, /^again completed$/m);
 });

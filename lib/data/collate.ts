@@ -153,6 +153,16 @@ function checkLabel(
   options: CollateOptions,
   perToken: boolean,
 ) {
+  if (typeof label === "string") {
+    fail(
+      "COLLATE_BAD_LABEL",
+      `examples[${index}] has label ${
+        JSON.stringify(label)
+      }, a string, not a number`,
+      "라벨이 숫자가 아니라 문자열입니다. 숫자 문자열이면 Number(label), 이름이면 label2id[label]로 " +
+        "바꾸세요 (CSV/TSV의 label 열이 문자열로 읽혔을 수 있습니다).",
+    );
+  }
   if (
     typeof label !== "number" || Number.isNaN(label) || !Number.isFinite(label)
   ) {

@@ -3,16 +3,21 @@
  * time, so the checks follow the course vocabulary whenever it is retrained.
  */
 import { AutoTokenizer } from "../text/mod.ts";
-import { firstDifference, makeCheck, result } from "./feedback.ts";
+import {
+  firstDifference,
+  makeCheck,
+  missingFields,
+  result,
+} from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 
 const DATA = {
-  /** q4: tokenize this with the course tokenizer, padded to `maxLength`. */
-  q4Sentence: "나는 BERT로 한국어 영화 리뷰를 분류했다.",
-  q4MaxLength: 24,
-  /** q6: the same meaning in Korean and English. */
-  q6Korean: "이 영화는 배우들의 연기가 정말 훌륭했다.",
-  q6English: "The actors' performances in this movie were truly excellent.",
+  /** q1: tokenize this with the course tokenizer, padded to `maxLength`. */
+  q1Sentence: "나는 BERT로 한국어 영화 리뷰를 분류했다.",
+  q1MaxLength: 24,
+  /** q3: the same meaning in Korean and English. */
+  q3Korean: "이 영화는 배우들의 연기가 정말 훌륭했다.",
+  q3English: "The actors' performances in this movie were truly excellent.",
   mbertId: "bert-base-multilingual-cased",
 };
 
@@ -27,23 +32,24 @@ interface TokenizeAnswer {
 async function evaluateTokenize(answer: TokenizeAnswer) {
   const question = "02-1 토큰화";
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  const tokens = tokenizer.tokenize(DATA.q4Sentence);
-  const encoded = tokenizer([DATA.q4Sentence], {
+  const tokens = tokenizer.tokenize(DATA.q1Sentence);
+  const encoded = tokenizer([DATA.q1Sentence], {
     padding: "max_length",
     truncation: true,
-    maxLength: DATA.q4MaxLength,
+    maxLength: DATA.q1MaxLength,
   });
   const input_ids = (encoded.input_ids as number[][])[0];
   const attention_mask = (encoded.attention_mask as number[][])[0];
-  if (!answer || typeof answer !== "object") {
-    return result(question, [
-      "{ tokens, input_ids, attention_mask } 객체를 넘겨 주세요.",
-    ]);
-  }
+  const missing = missingFields(answer, [
+    "tokens",
+    "input_ids",
+    "attention_mask",
+  ]);
+  if (missing.length > 0) return result(question, missing);
   const problems = [
     firstDifference("tokens (특수 토큰 없이)", answer.tokens, tokens),
     firstDifference(
-      `input_ids (maxLength ${DATA.q4MaxLength}로 패딩)`,
+      `input_ids (maxLength ${DATA.q1MaxLength}로 패딩)`,
       answer.input_ids,
       input_ids,
     ),
@@ -80,18 +86,20 @@ interface TokenCountAnswer {
 
 async function evaluateTokenCounts(answer: TokenCountAnswer) {
   const question = "02-3 한국어와 영어 토큰 수";
-  if (!answer || typeof answer !== "object") {
-    return result(question, [
-      "{ mbertKorean, mbertEnglish, courseKorean, courseEnglish } 객체를 넘겨 주세요.",
-    ]);
-  }
+  const missing = missingFields(answer, [
+    "mbertKorean",
+    "mbertEnglish",
+    "courseKorean",
+    "courseEnglish",
+  ]);
+  if (missing.length > 0) return result(question, missing);
   const mbert = await AutoTokenizer.fromPretrained(DATA.mbertId);
   const course = await AutoTokenizer.fromPretrained(courseModelDir());
   const want: TokenCountAnswer = {
-    mbertKorean: mbert.tokenize(DATA.q6Korean).length,
-    mbertEnglish: mbert.tokenize(DATA.q6English).length,
-    courseKorean: course.tokenize(DATA.q6Korean).length,
-    courseEnglish: course.tokenize(DATA.q6English).length,
+    mbertKorean: mbert.tokenize(DATA.q3Korean).length,
+    mbertEnglish: mbert.tokenize(DATA.q3English).length,
+    courseKorean: course.tokenize(DATA.q3Korean).length,
+    courseEnglish: course.tokenize(DATA.q3English).length,
   };
   const problems: string[] = [];
   for (const key of Object.keys(want) as (keyof TokenCountAnswer)[]) {
@@ -107,8 +115,8 @@ async function evaluateTokenCounts(answer: TokenCountAnswer) {
 }
 
 export const check02 = {
-  q4: makeCheck("02-1 토큰화", evaluateTokenize),
-  q5: makeCheck("02-2 특수 토큰", evaluateSpecialTokens),
-  q6: makeCheck("02-3 한국어와 영어 토큰 수", evaluateTokenCounts),
+  q1: makeCheck("02-1 토큰화", evaluateTokenize),
+  q2: makeCheck("02-2 특수 토큰", evaluateSpecialTokens),
+  q3: makeCheck("02-3 한국어와 영어 토큰 수", evaluateTokenCounts),
   data: DATA,
 };

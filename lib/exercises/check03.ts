@@ -16,8 +16,8 @@ import { courseModelDir } from "./course_model.ts";
 import { initBackend } from "../runtime/mod.ts";
 
 const DATA = {
-  /** q7: run the course model on this sentence (batch of one, no padding). */
-  q7Sentence: "이 영화는 생각보다 훨씬 좋았다.",
+  /** q1: run the course model on this sentence (batch of one, no padding). */
+  q1Sentence: "이 영화는 생각보다 훨씬 좋았다.",
 };
 
 const WHY_CLS: Concept[] = [
@@ -74,7 +74,7 @@ async function evaluateShapes(answer: ShapeAnswer) {
     verbose: false,
   });
   try {
-    const inputs = tokenizer([DATA.q7Sentence], { returnTensors: "tf" });
+    const inputs = tokenizer([DATA.q1Sentence], { returnTensors: "tf" });
     const outputs = model.forward(
       inputs as unknown as { input_ids: tf.Tensor },
     );
@@ -146,12 +146,12 @@ async function evaluateEmbeddingCount(count: number) {
 }
 
 export const check03 = {
-  q7: makeCheck("03-1 출력 모양", evaluateShapes),
-  q8: makeCheck(
+  q1: makeCheck("03-1 출력 모양", evaluateShapes),
+  q2: makeCheck(
     "03-2 왜 [CLS]인가",
     (answer: string) =>
       result("03-2 왜 [CLS]인가", missingConcepts(answer, WHY_CLS, 15)),
   ),
-  q9: makeCheck("03-3 임베딩 파라미터 수", evaluateEmbeddingCount),
+  q3: makeCheck("03-3 임베딩 파라미터 수", evaluateEmbeddingCount),
   data: DATA,
 };

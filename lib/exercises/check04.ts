@@ -7,13 +7,13 @@ import { BertForSequenceClassification } from "../models/mod.ts";
 import { collateExamples } from "../train/batching.ts";
 import { resolveWarmupSteps } from "../train/schedules.ts";
 import type { Example } from "../train/types.ts";
-import { makeCheck, result } from "./feedback.ts";
+import { makeCheck, missingFields, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 import { initBackend } from "../runtime/mod.ts";
 
 const DATA = {
-  /** q12: a training run to plan: how many optimizer steps, how many of them warm up. */
-  q12: {
+  /** q3: a training run to plan: how many optimizer steps, how many of them warm up. */
+  q3: {
     numExamples: 2000,
     batchSize: 32,
     numTrainEpochs: 3,
@@ -26,9 +26,8 @@ async function evaluateTrainableCounts(
 ) {
   await initBackend(); // idempotent: the check may run before the notebook picked a backend
   const question = "04-1 학습되는 파라미터 수";
-  if (!answer || typeof answer !== "object") {
-    return result(question, ["{ frozen, full } 객체를 넘겨 주세요."]);
-  }
+  const missing = missingFields(answer, ["frozen", "full"]);
+  if (missing.length > 0) return result(question, missing);
   const model = await BertForSequenceClassification.fromPretrained(
     courseModelDir(),
     {
@@ -111,13 +110,16 @@ function measureAccuracy(
 async function evaluateFreezeComparison(answer: FreezeComparison) {
   await initBackend(); // idempotent: the check may run before the notebook picked a backend
   const question = "04-2 freeze vs full";
-  if (
-    !answer || !answer.frozenModel || !answer.fullModel ||
-    !Array.isArray(answer.evalExamples)
-  ) {
-    return result(question, [
-      "{ frozenModel, fullModel, evalExamples, frozenAccuracy, fullAccuracy }를 넘겨 주세요.",
-    ]);
+  const missing = missingFields(answer, [
+    "frozenModel",
+    "fullModel",
+    "evalExamples",
+    "frozenAccuracy",
+    "fullAccuracy",
+  ]);
+  if (missing.length > 0) return result(question, missing);
+  if (!Array.isArray(answer.evalExamples)) {
+    return result(question, ["evalExamples는 Example[] 배열이어야 합니다."]);
   }
   if (answer.evalExamples.length < 20) {
     return result(question, ["평가 예제가 너무 적습니다 (20개 이상)."]);
@@ -172,7 +174,7 @@ function evaluateSchedule(answer: { totalSteps: number; warmupSteps: number }) {
       "{ totalSteps, warmupSteps } 객체를 넘겨 주세요.",
     ]);
   }
-  const { numExamples, batchSize, numTrainEpochs, warmupRatio } = DATA.q12;
+  const { numExamples, batchSize, numTrainEpochs, warmupRatio } = DATA.q3;
   const totalSteps = Math.ceil(numExamples / batchSize) * numTrainEpochs;
   const warmupSteps = resolveWarmupSteps(totalSteps, undefined, warmupRatio);
   const problems: string[] = [];
@@ -192,8 +194,8 @@ function evaluateSchedule(answer: { totalSteps: number; warmupSteps: number }) {
 }
 
 export const check04 = {
-  q10: makeCheck("04-1 학습되는 파라미터 수", evaluateTrainableCounts),
-  q11: makeCheck("04-2 freeze vs full", evaluateFreezeComparison),
-  q12: makeCheck("04-3 스텝 수와 워밍업", evaluateSchedule),
+  q1: makeCheck("04-1 학습되는 파라미터 수", evaluateTrainableCounts),
+  q2: makeCheck("04-2 freeze vs full", evaluateFreezeComparison),
+  q3: makeCheck("04-3 스텝 수와 워밍업", evaluateSchedule),
   data: DATA,
 };

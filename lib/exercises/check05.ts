@@ -10,8 +10,8 @@ import { makeCheck, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 
 const DATA = {
-  /** q13: fill the mask of this sentence with the course model's fill-mask pipeline. */
-  q13Text: "오늘은 날씨가 정말 [MASK].",
+  /** q1: fill the mask of this sentence with the course model's fill-mask pipeline. */
+  q1Text: "오늘은 날씨가 정말 [MASK].",
 };
 
 interface FillMaskAnswer {
@@ -28,7 +28,7 @@ async function evaluateFillMask(answer: FillMaskAnswer) {
     engine: "tfjs",
   });
   try {
-    const candidates = await unmasker(DATA.q13Text, { topK: 5 });
+    const candidates = await unmasker(DATA.q1Text, { topK: 5 });
     const best = (candidates as { token_str: string; score: number }[])[0];
     const problems: string[] = [];
     if (typeof answer.topToken !== "string" || answer.topToken === "") {
@@ -128,7 +128,7 @@ function evaluateToLabelScores(toLabelScores: ToLabelScores) {
 }
 
 export const check05 = {
-  q13: makeCheck("05-1 fill-mask 결과 읽기", evaluateFillMask),
-  q14: makeCheck("05-2 로짓에서 라벨과 점수로", evaluateToLabelScores),
+  q1: makeCheck("05-1 fill-mask 결과 읽기", evaluateFillMask),
+  q2: makeCheck("05-2 로짓에서 라벨과 점수로", evaluateToLabelScores),
   data: DATA,
 };

@@ -15,12 +15,12 @@ import { firstDifference, makeCheck, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 
 const DATA = {
-  /** q17: encode this premise/hypothesis pair as one BERT input. */
-  q17Premise: "한 남자가 공원에서 개와 함께 달리고 있다.",
-  q17Hypothesis: "남자가 밖에 있다.",
-  /** q16: the question and context the QA cases are built from. */
-  q16Question: "이순신은 어느 해에 태어났나?",
-  q16Context:
+  /** q3: encode this premise/hypothesis pair as one BERT input. */
+  q3Premise: "한 남자가 공원에서 개와 함께 달리고 있다.",
+  q3Hypothesis: "남자가 밖에 있다.",
+  /** q2: the question and context the QA cases are built from. */
+  q2Question: "이순신은 어느 해에 태어났나?",
+  q2Context:
     "이순신은 1545년 한성 건천동에서 태어났다. 1592년 임진왜란이 일어나자 " +
     "전라좌도 수군절도사로서 옥포, 한산도 등에서 왜군을 크게 물리쳤다.",
 };
@@ -129,8 +129,8 @@ async function evaluateExtractAnswer(extractAnswer: ExtractAnswer) {
   }
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
   const [feature] = prepareQaFeatures(
-    DATA.q16Question,
-    DATA.q16Context,
+    DATA.q2Question,
+    DATA.q2Context,
     null,
     tokenizer,
     { maxLength: 128, docStride: 32 },
@@ -185,7 +185,7 @@ async function evaluateNliPair(answer: PairEncoding) {
     ]);
   }
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  const want = tokenizer(DATA.q17Premise, { textPair: DATA.q17Hypothesis });
+  const want = tokenizer(DATA.q3Premise, { textPair: DATA.q3Hypothesis });
   const problems: string[] = [];
   const ids = answer.input_ids;
   if (!Array.isArray(ids) || ids.length === 0) {
@@ -224,8 +224,8 @@ async function evaluateNliPair(answer: PairEncoding) {
 }
 
 export const check06 = {
-  q15: makeCheck("06-1 NER 서브토큰 정렬", evaluateAlignLabels),
-  q16: makeCheck("06-2 QA 정답 스팬 꺼내기", evaluateExtractAnswer),
-  q17: makeCheck("06-3 NLI 문장 쌍 입력", evaluateNliPair),
+  q1: makeCheck("06-1 NER 서브토큰 정렬", evaluateAlignLabels),
+  q2: makeCheck("06-2 QA 정답 스팬 꺼내기", evaluateExtractAnswer),
+  q3: makeCheck("06-3 NLI 문장 쌍 입력", evaluateNliPair),
   data: DATA,
 };

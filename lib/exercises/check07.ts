@@ -9,21 +9,21 @@ import { makeCheck, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 
 const DATA = {
-  /** q18: KLUE tasks to match with a head class and its number of outputs. */
-  q18Tasks: ["YNAT", "KLUE-NLI", "KLUE-STS", "KLUE-NER", "KLUE-MRC"] as const,
-  /** q18: YNAT's topics (news headline classification). */
+  /** q1: KLUE tasks to match with a head class and its number of outputs. */
+  q1Tasks: ["YNAT", "KLUE-NLI", "KLUE-STS", "KLUE-NER", "KLUE-MRC"] as const,
+  /** q1: YNAT's topics (news headline classification). */
   ynatTopics: ["IT과학", "경제", "사회", "생활문화", "세계", "스포츠", "정치"],
-  /** q19: vocabularies to measure (Hub ids; offline they come from the mirror). */
-  q19Models: {
+  /** q2: vocabularies to measure (Hub ids; offline they come from the mirror). */
+  q2Models: {
     kcbert: "beomi/kcbert-base",
     mbert: "bert-base-multilingual-cased",
   },
-  /** q20: share of NSMC reviews that maxLength must cover without truncation. */
-  q20Coverage: 0.95,
-  q20SampleSize: 2000,
+  /** q3: share of NSMC reviews that maxLength must cover without truncation. */
+  q3Coverage: 0.95,
+  q3SampleSize: 2000,
 };
 
-type Q18Task = typeof DATA.q18Tasks[number];
+type Q18Task = typeof DATA.q1Tasks[number];
 type HeadChoice = { head: string; numLabels: number };
 
 function expectedHeads(): Record<Q18Task, HeadChoice> {
@@ -83,11 +83,11 @@ async function evaluateVocabSizes(answer: VocabSizes) {
     return result(question, ["{ kcbert, mbert, course } 객체를 넘겨 주세요."]);
   }
   const want: VocabSizes = {
-    kcbert: (await AutoTokenizer.fromPretrained(DATA.q19Models.kcbert, {
+    kcbert: (await AutoTokenizer.fromPretrained(DATA.q2Models.kcbert, {
       doLowerCase: false,
     }))
       .vocabSize,
-    mbert: (await AutoTokenizer.fromPretrained(DATA.q19Models.mbert)).vocabSize,
+    mbert: (await AutoTokenizer.fromPretrained(DATA.q2Models.mbert)).vocabSize,
     course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
   };
   const problems: string[] = [];
@@ -118,7 +118,7 @@ interface FineTuningPlan {
 async function nsmcLengthAt(coverage: number): Promise<number> {
   const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
   const frame = sampleStratified(await loadNsmc("train", { quiet: true }), {
-    n: DATA.q20SampleSize,
+    n: DATA.q3SampleSize,
     seed: 7,
   });
   const lengths = (frame.getColumn("document").toArray() as string[])
@@ -169,11 +169,11 @@ async function evaluatePlan(answer: FineTuningPlan) {
   } else if (maxLength > 512) {
     problems.push("maxLength가 BERT의 위치 임베딩 수(512)보다 깁니다.");
   } else {
-    const needed = await nsmcLengthAt(DATA.q20Coverage);
+    const needed = await nsmcLengthAt(DATA.q3Coverage);
     if (maxLength < needed) {
       problems.push(
         `maxLength가 짧아 NSMC 리뷰의 ${
-          100 * DATA.q20Coverage
+          100 * DATA.q3Coverage
         }% 이상을 자르지 않고 담지 못합니다. 코스 토크나이저로 리뷰 길이 분포를 재 보세요.`,
       );
     } else if (maxLength > 4 * needed) {
@@ -186,8 +186,8 @@ async function evaluatePlan(answer: FineTuningPlan) {
 }
 
 export const check07 = {
-  q18: makeCheck("07-1 KLUE 태스크와 헤드", evaluateHeads),
-  q19: makeCheck("07-2 어휘 크기 재기", evaluateVocabSizes),
-  q20: makeCheck("07-3 하이퍼파라미터 고르기", evaluatePlan),
+  q1: makeCheck("07-1 KLUE 태스크와 헤드", evaluateHeads),
+  q2: makeCheck("07-2 어휘 크기 재기", evaluateVocabSizes),
+  q3: makeCheck("07-3 하이퍼파라미터 고르기", evaluatePlan),
   data: DATA,
 };

@@ -12,11 +12,11 @@ import { classificationReport } from "../train/metrics.ts";
 import { makeCheck, result } from "./feedback.ts";
 
 const DATA = {
-  /** q23: the capstone must beat always predicting the most frequent class by this much. */
-  q23MarginOverMajority: 0.05,
-  /** q23: macro F1 a short fine-tuning of the course model reaches on held-out curse data. */
-  q23MinMacroF1: 0.6,
-  q23MinEvalSize: 50,
+  /** q3: the capstone must beat always predicting the most frequent class by this much. */
+  q3MarginOverMajority: 0.05,
+  /** q3: macro F1 a short fine-tuning of the course model reaches on held-out curse data. */
+  q3MinMacroF1: 0.6,
+  q3MinEvalSize: 50,
 };
 
 interface LabelMapping {
@@ -150,9 +150,9 @@ async function evaluateCapstone(answer: Capstone) {
     ]);
   }
   const { model, tokenizer, evalTexts, evalLabels, macroF1 } = answer;
-  if (evalTexts.length < DATA.q23MinEvalSize) {
+  if (evalTexts.length < DATA.q3MinEvalSize) {
     return result(question, [
-      `평가 문장이 너무 적습니다 (${DATA.q23MinEvalSize}개 이상).`,
+      `평가 문장이 너무 적습니다 (${DATA.q3MinEvalSize}개 이상).`,
     ]);
   }
   if (!Array.isArray(evalLabels) || evalLabels.length !== evalTexts.length) {
@@ -201,21 +201,21 @@ async function evaluateCapstone(answer: Capstone) {
       "보고한 macroF1이 evalTexts에서 pipeline으로 다시 잰 값과 다릅니다. 같은 문장과 라벨로 재었나요? (macro = 클래스별 F1의 평균)",
     );
   }
-  if (measured < baseline + DATA.q23MarginOverMajority) {
+  if (measured < baseline + DATA.q3MarginOverMajority) {
     problems.push(
       "모델이 '항상 많은 쪽 클래스'로 찍는 것보다 별로 낫지 않습니다. 학습 데이터, 학습률, 에폭을 확인하세요.",
     );
-  } else if (measured < DATA.q23MinMacroF1) {
+  } else if (measured < DATA.q3MinMacroF1) {
     problems.push(
-      `다시 잰 macro F1이 ${DATA.q23MinMacroF1}보다 낮습니다. 학습이 충분했는지(에폭, 학습률, 데이터 양) 확인하세요.`,
+      `다시 잰 macro F1이 ${DATA.q3MinMacroF1}보다 낮습니다. 학습이 충분했는지(에폭, 학습률, 데이터 양) 확인하세요.`,
     );
   }
   return result(question, problems);
 }
 
 export const check08 = {
-  q21: makeCheck("08-1 문자열 라벨을 숫자로", evaluateLabelMapping),
-  q22: makeCheck("08-2 클래스별 정밀도·재현율·F1", evaluatePerClass),
-  q23: makeCheck("08-3 캡스톤: 욕설 탐지", evaluateCapstone),
+  q1: makeCheck("08-1 문자열 라벨을 숫자로", evaluateLabelMapping),
+  q2: makeCheck("08-2 클래스별 정밀도·재현율·F1", evaluatePerClass),
+  q3: makeCheck("08-3 캡스톤: 욕설 탐지", evaluateCapstone),
   data: DATA,
 };

@@ -23,12 +23,38 @@ export function result(question: string, problems: string[]): CheckResult {
   return { question, passed: problems.length === 0, problems };
 }
 
+/**
+ * The verdict is in words as well as the mark: without an emoji font ✅ and ❌ both render as
+ * the same empty box, and pass and fail would look alike.
+ */
 export function formatFeedback(checked: CheckResult): string {
-  if (checked.passed) return `✅ [${checked.question}] 정답입니다!`;
+  if (checked.passed) return `✅ 통과 [${checked.question}] 정답입니다!`;
   return [
-    `❌ [${checked.question}] 아직 아닙니다.`,
+    `❌ 다시 [${checked.question}] 아직 아닙니다. 고칠 점:`,
     ...checked.problems.map((p) => `  - ${p}`),
   ].join("\n");
+}
+
+/**
+ * What is wrong with an answer object before any value is checked: not an object at all, or
+ * fields that are `undefined`/`null` (usually a TODO line left empty or a variable set in a cell
+ * that was not run). Empty when every field is there.
+ */
+export function missingFields(answer: unknown, fields: string[]): string[] {
+  const shape = `{ ${fields.join(", ")} }`;
+  if (!answer || typeof answer !== "object") {
+    return [`${shape} 객체를 넘겨 주세요.`];
+  }
+  const record = answer as Record<string, unknown>;
+  const missing = fields.filter((field) =>
+    record[field] === undefined || record[field] === null
+  );
+  if (missing.length === 0) return [];
+  return [
+    `${missing.join(", ")}: 값이 ${
+      missing.length === 1 ? String(record[missing[0]]) : "undefined/null"
+    }입니다. 그 변수에 값을 넣는 TODO 줄을 채웠는지, 그 셀을 실행했는지 확인하세요.`,
+  ];
 }
 
 export function makeCheck<A extends unknown[]>(

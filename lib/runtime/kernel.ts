@@ -55,26 +55,36 @@ export function clearInterrupt(): void {
 
 /**
  * Between two steps of a long loop: lets a pending SIGINT in (signals arrive as event-loop tasks,
- * which a loop of resolved promises never yields to; at most one macrotask per 100 ms) and throws
- * the interruption if there is one. `progress` says what was kept, e.g. "120/500 단계까지 학습한 모델은 그대로 남아 있습니다".
+ * which a loop of resolved promises never yields to; at most one macrotask per 100 ms) and says
+ * whether Interrupt was pressed. Loops that must tidy up first use this, then `interruptedError`.
  */
-export async function checkInterrupt(
-  what: string,
-  progress?: string,
-): Promise<void> {
-  if (!listening) return;
+export async function interruptPending(): Promise<boolean> {
+  if (!listening) return false;
   const now = performance.now();
   if (now - lastYield >= 100) {
     lastYield = now;
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  if (!requested) return;
+  return requested;
+}
+
+/**
+ * The error a stopped loop throws (and the press is consumed). `kept` says what survived, e.g.
+ * "120/500단계까지 학습한 모델은 그대로 남아 있습니다."
+ */
+export function interruptedError(what: string, kept?: string): CourseError {
   requested = false;
-  throw new CourseError(
+  return new CourseError(
     "interrupted",
-    `${what}: 중단했습니다 (Kernel → Interrupt).${
-      progress ? ` ${progress}` : ""
-    }`,
+    `${what}: 중단했습니다 (Kernel → Interrupt).${kept ? ` ${kept}` : ""}`,
     "커널과 변수는 그대로입니다. 다음 셀을 실행하거나 이 셀을 다시 실행해 이어 가세요.",
   );
+}
+
+/** `interruptPending` and `interruptedError` in one, for loops with nothing to tidy. */
+export async function checkInterrupt(
+  what: string,
+  kept?: string,
+): Promise<void> {
+  if (await interruptPending()) throw interruptedError(what, kept);
 }

@@ -29,6 +29,8 @@ export {
   checkInterrupt,
   clearInterrupt,
   inJupyter,
+  interruptedError,
+  interruptPending,
   interruptRequested,
   watchInterrupts,
 } from "./kernel.ts";

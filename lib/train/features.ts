@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { CourseError } from "../runtime/errors.ts";
+import { interruptedError, interruptPending } from "../runtime/kernel.ts";
 import {
   batchOrder,
   collateExamples,
@@ -55,7 +56,14 @@ export async function computeFeatures(
   const sequences: Float32Array[] = new Array(examples.length);
   let hidden = 0;
   let kind: FeatureCache["kind"] = preferred;
-  for (const group of groups) {
+  for (const [done, group] of groups.entries()) {
+    if (await interruptPending()) {
+      for (const part of pooledParts) part.dispose();
+      throw interruptedError(
+        "특성 계산",
+        `${done}/${groups.length}개 배치까지 계산했고, 계산한 특성은 버렸습니다.`,
+      );
+    }
     const inputs = collateExamples(
       group.map((i) => ({
         ...examples[i],

@@ -9,10 +9,16 @@
  * encoder's features are computed once.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { join } from "node:path";
 // tfjs-core registers no gradients; the tfjs bundle registers them all (its ESM
 // `register_all_gradients` has extensionless imports Deno cannot load).
 import "@tensorflow/tfjs";
 import { CourseError } from "../runtime/errors.ts";
+import {
+  clearInterrupt,
+  interruptedError,
+  interruptPending,
+} from "../runtime/kernel.ts";
 import { getRandom, SeededRandom, setSeed } from "../runtime/random.ts";
 import { ProgressDisplay, type ProgressState } from "./progress.ts";
 import { AdamW } from "./adamw.ts";
@@ -29,7 +35,10 @@ import {
 } from "./batching.ts";
 import {
   latestCheckpoint,
+  nonFiniteParameters,
+  nonFiniteWeightsMessage,
   readCheckpoint,
+  removeStaleTempFolders,
   restoreModelWeights,
   rotateCheckpoints,
   saveCheckpoint,
@@ -64,7 +73,11 @@ export interface PredictionOutput extends EvalPrediction {
   metrics: Record<string, number>;
 }
 
-export type StopReason = "completed" | "time_budget" | "early_stopping";
+export type StopReason =
+  | "completed"
+  | "time_budget"
+  | "early_stopping"
+  | "interrupted";
 
 export interface TrainOutput {
   globalStep: number;
@@ -99,7 +112,12 @@ interface LoopState {
   pendingLossSum: number;
   pendingLossCount: number;
   lastLoggedLoss?: number;
+  /** Loss of the first step (before any update): what a diverging loss is compared with. */
+  startLoss?: number;
 }
+
+/** A logged loss this many times the first step's loss gets a warning (once per run). */
+const LOSS_GROWTH_WARNING = 100;
 
 export class Trainer {
   readonly model: TrainableModel;
@@ -116,11 +134,13 @@ export class Trainer {
     this.trainDataset = options.trainDataset;
     this.evalDataset = options.evalDataset;
     this.computeMetrics = options.computeMetrics;
-    if (this.args.evalStrategy !== "no" && !this.evalDataset) {
+    if (this.args.evalStrategy !== "no" && !this.evalDataset?.length) {
       throw new CourseError(
         "train/no-eval-dataset",
-        `evalStrategy is "${this.args.evalStrategy}" but no evalDataset was given`,
-        '평가하려면 evalDataset을 주세요. 평가 없이 학습하려면 evalStrategy: "no"로 두세요.',
+        this.evalDataset
+          ? `evalStrategy is "${this.args.evalStrategy}" but evalDataset is empty`
+          : `evalStrategy is "${this.args.evalStrategy}" but no evalDataset was given`,
+        '평가하려면 예제가 1개 이상 든 evalDataset을 주세요. 평가 없이 학습하려면 evalStrategy: "no"로 두세요.',
       );
     }
   }
@@ -151,6 +171,8 @@ export class Trainer {
     options: { resumeFromCheckpoint?: string | boolean } = {},
   ): Promise<TrainOutput> {
     const args = this.args;
+    // An Interrupt pressed while nothing ran must not stop this run at its first step.
+    clearInterrupt();
     const dataset = this.requireTrainDataset();
     checkLabels(dataset, this.numLabels);
     if (this.evalDataset) checkLabels(this.evalDataset, this.numLabels);
@@ -194,9 +216,15 @@ export class Trainer {
       pendingLossSum: 0,
       pendingLossCount: 0,
     };
+    this.lastGoodCheckpoint = undefined;
+    // A save killed midway (kill -9) leaves its temp folder: clean up before writing new ones.
+    if (args.outputDir) await removeStaleTempFolders(args.outputDir);
     if (options.resumeFromCheckpoint) {
       await this.resume(options.resumeFromCheckpoint, state, optimizer);
     }
+    this.lossFiniteThrough = state.globalStep;
+    this.warnIfNothingIsSaved(totalSteps);
+    let warnedLossGrowth = false;
 
     const params = this.model.namedParameters();
     const hfNameOf = new Map<string, string>();
@@ -294,6 +322,11 @@ export class Trainer {
           }
           lastGradNorm?.dispose();
           lastGradNorm = norm;
+          if (state.startLoss === undefined) {
+            // One readback, on the first step only.
+            const first = (await loss.data())[0];
+            if (Number.isFinite(first)) state.startLoss = first;
+          }
           const previous = lossSum;
           lossSum = previous
             ? tf.tidy(() => tf.add(previous, loss)) as tf.Scalar
@@ -327,7 +360,17 @@ export class Trainer {
             state.pendingLossSum = 0;
             state.pendingLossCount = 0;
             if (!Number.isFinite(meanLoss)) {
-              throw this.nonFiniteLossError(state);
+              throw await this.divergedError(state, "loss");
+            }
+            this.lossFiniteThrough = state.globalStep;
+            if (
+              !warnedLossGrowth && state.startLoss !== undefined &&
+              meanLoss > LOSS_GROWTH_WARNING * Math.max(state.startLoss, 0.01)
+            ) {
+              warnedLossGrowth = true;
+              console.warn(
+                lossGrowthWarning(state, meanLoss, args.learningRate),
+              );
             }
             const now = elapsed();
             const interval = Math.max(1e-9, now - lastLogTime);
@@ -378,6 +421,11 @@ export class Trainer {
             stoppedBy = "early_stopping";
             break;
           }
+          if (await interruptPending()) {
+            stoppedBy = "interrupted";
+            stop = true;
+            break;
+          }
           if (
             args.timeBudgetSeconds !== undefined &&
             elapsed() >= args.timeBudgetSeconds
@@ -396,7 +444,10 @@ export class Trainer {
           state.stepInEpoch = 0;
         }
       }
-      if (args.loadBestModelAtEnd && state.bestCheckpoint) {
+      if (
+        args.loadBestModelAtEnd && state.bestCheckpoint &&
+        stoppedBy !== "interrupted"
+      ) {
         await restoreModelWeights(this.model, state.bestCheckpoint);
       }
       await progress.close(
@@ -409,6 +460,12 @@ export class Trainer {
       lastGradNorm?.dispose();
       disposeFeatures(features);
       this.model.setTrainable("all", true);
+    }
+    if (stoppedBy === "interrupted") {
+      throw interruptedError(
+        "Trainer.train",
+        `${state.globalStep}/${totalSteps}단계까지 학습한 모델(trainer.model)과 기록(trainer.history)은 그 상태로 남아 있습니다.`,
+      );
     }
     const runtime = elapsed();
     const trainLosses = this.history.train.map((r) => r.loss);
@@ -551,6 +608,17 @@ export class Trainer {
     dataset: Example[],
     metricPrefix = "test",
   ): Promise<PredictionOutput> {
+    if (!Array.isArray(dataset) || dataset.length === 0) {
+      const call = metricPrefix === "eval" ? "evaluate" : "predict";
+      throw new CourseError(
+        "train/empty-dataset",
+        Array.isArray(dataset)
+          ? `${call}() got an empty dataset (0 examples)`
+          : `${call}() needs an array of examples, got ${typeof dataset}`,
+        "평가·예측할 예제가 없습니다. 토큰화한 예제 배열(tokenizeDataset 결과)을 넘기고, " +
+          "데이터를 불러온 결과나 filter·slice 범위가 비어 있지 않은지 확인하세요.",
+      );
+    }
     checkLabels(dataset, this.numLabels);
     const started = performance.now();
     const order = batchOrder(dataset, {
@@ -561,7 +629,13 @@ export class Trainer {
     });
     const logits: (number[] | number[][])[] = new Array(dataset.length);
     let lossSum = 0, lossWeight = 0;
-    for (const indices of order) {
+    for (const [done, indices] of order.entries()) {
+      if (await interruptPending()) {
+        throw interruptedError(
+          "평가/예측",
+          `${done}/${order.length}개 배치에서 멈췄습니다. 모델은 그대로입니다.`,
+        );
+      }
       const inputs = collateExamples(indices.map((i) => dataset[i]), {
         padTokenId: this.args.padTokenId,
         floatLabels: this.floatLabels,
@@ -641,6 +715,10 @@ export class Trainer {
 
   private pendingBest = false;
   private dropoutRng = new SeededRandom(42);
+  /** The newest checkpoint of this run (saved, or resumed from): its weights are finite. */
+  private lastGoodCheckpoint?: string;
+  /** Step up to which the training loss was read and found finite. */
+  private lossFiniteThrough = 0;
 
   private async save(
     state: LoopState,
@@ -648,6 +726,12 @@ export class Trainer {
     elapsedS: number,
     afterEval: boolean,
   ) {
+    // Only a run whose loss and weights are finite is saved (a NaN checkpoint would then rotate
+    // the good ones away).
+    if (!Number.isFinite(state.pendingLossSum)) {
+      throw await this.divergedError(state, "loss");
+    }
+    this.lossFiniteThrough = state.globalStep;
     const outputDir = this.args.outputDir!;
     const path = `${outputDir}/checkpoint-${state.globalStep}`;
     if (afterEval && this.pendingBest) state.bestCheckpoint = path;
@@ -662,20 +746,33 @@ export class Trainer {
       history: this.history.toJSON(),
       args: this.args,
     };
-    await saveCheckpoint(outputDir, state.globalStep, {
-      model: this.model,
-      optimizer: this.optimizer!,
-      trainerState,
-      schedulerState: schedule.toJSON() as unknown as Record<string, unknown>,
-      rngState: {
-        global: getRandom().getState(),
-        dropout: this.dropoutRng.getState(),
-      },
-    });
+    let saved: string;
+    try {
+      saved = await saveCheckpoint(outputDir, state.globalStep, {
+        model: this.model,
+        optimizer: this.optimizer!,
+        trainerState,
+        schedulerState: schedule.toJSON() as unknown as Record<string, unknown>,
+        rngState: {
+          global: getRandom().getState(),
+          dropout: this.dropoutRng.getState(),
+        },
+      });
+    } catch (error) {
+      if (
+        error instanceof CourseError &&
+        error.code === "train/non-finite-weights"
+      ) {
+        throw await this.divergedError(state, "weights");
+      }
+      throw error;
+    }
+    this.lastGoodCheckpoint = saved;
     await rotateCheckpoints(
       outputDir,
       this.args.saveTotalLimit,
       state.bestCheckpoint,
+      [saved],
     );
   }
 
@@ -696,6 +793,7 @@ export class Trainer {
     }
     const checkpoint = await readCheckpoint(path);
     await restoreModelWeights(this.model, path);
+    this.lastGoodCheckpoint = path;
     optimizer.loadStateDict(checkpoint.optimizer);
     const saved = checkpoint.trainerState as {
       loop: LoopState;
@@ -708,16 +806,97 @@ export class Trainer {
     this.dropoutRng.setState(rng.dropout);
   }
 
-  private nonFiniteLossError(state: LoopState): CourseError {
-    const saved = this.args.outputDir && this.args.saveStrategy !== "no"
-      ? ` 마지막으로 정상 저장된 체크포인트는 ${this.args.outputDir} 안에 그대로 있습니다.`
-      : "";
+  /**
+   * The error for a run that diverged, saying only what is true: which checkpoint of this run is
+   * still there, and what the model in memory holds. When its weights are no longer finite, it is
+   * put back at that checkpoint (or the error says that it cannot be used).
+   */
+  private async divergedError(
+    state: LoopState,
+    what: "loss" | "weights",
+  ): Promise<CourseError> {
+    const step = state.globalStep;
+    const last = this.lastGoodCheckpoint;
+    const lastExists = last !== undefined &&
+      await Deno.stat(join(last, "trainer_state.json")).then(
+        () => true,
+        () => false,
+      );
+    const notes: string[] = [];
+    if (lastExists) {
+      notes.push(
+        `마지막 정상 체크포인트 ${last}는 그대로 있습니다 (NaN이 든 체크포인트는 저장하지 않았습니다).`,
+      );
+    } else if (this.args.saveStrategy !== "no") {
+      notes.push("저장된 체크포인트가 없습니다 (첫 저장 전에 발산했습니다).");
+    }
+    const badWeights = await nonFiniteParameters(this.model);
+    if (badWeights.length === 0) {
+      notes.push(
+        `메모리의 모델 가중치에는 NaN/Infinity가 없습니다 (step ${step}의 상태).`,
+      );
+    } else if (lastExists) {
+      try {
+        await restoreModelWeights(this.model, last!);
+        notes.push(
+          `메모리의 모델은 NaN이 된 가중치 대신 ${last}의 가중치로 되돌렸습니다.`,
+        );
+      } catch {
+        notes.push(
+          `메모리의 모델 가중치에는 NaN/Infinity가 섞여 있고, ${last}에서 되돌리지도 못했습니다. ` +
+            "모델을 다시 불러오세요.",
+        );
+      }
+    } else {
+      notes.push(
+        "메모리의 모델 가중치에는 NaN/Infinity가 섞여 있어 쓸 수 없습니다. " +
+          "모델을 다시 불러오세요(fromPretrained).",
+      );
+    }
+    const checked = this.lossFiniteThrough;
+    const when = step - checked <= 1 || checked <= 0
+      ? `at step ${step}`
+      : `by step ${step} (still finite at step ${checked})`;
     return new CourseError(
-      "train/non-finite-loss",
-      `Loss became NaN or Infinity at step ${state.globalStep}`,
+      what === "loss" ? "train/non-finite-loss" : "train/non-finite-weights",
+      what === "loss"
+        ? `Loss became NaN or Infinity ${when}`
+        : nonFiniteWeightsMessage(step, badWeights),
       "학습률(learningRate)을 낮추고(예: 2e-5), maxGradNorm: 1.0으로 그래디언트를 자르고, " +
-        "레이블 값이 0..num_labels-1 범위인지 확인하세요." + saved,
+        "레이블 값이 0..num_labels-1 범위인지 확인하세요. " + notes.join(" "),
     );
+  }
+
+  /** A warning when saveStrategy / evalStrategy "steps" would never fire in this run. */
+  private warnIfNothingIsSaved(totalSteps: number): void {
+    const args = this.args;
+    if (args.timeBudgetSeconds !== undefined) return; // it saves where time runs out
+    const checks = [
+      [
+        "saveStrategy",
+        args.saveStrategy,
+        "saveSteps",
+        args.saveSteps,
+        "체크포인트를 저장하지",
+      ],
+      [
+        "evalStrategy",
+        args.evalStrategy,
+        "evalSteps",
+        args.evalSteps,
+        "평가하지",
+      ],
+    ] as const;
+    for (const [strategyName, strategy, name, steps, what] of checks) {
+      if (strategy === "steps" && steps > totalSteps) {
+        console.warn(
+          `[경고] ${name}(${steps})가 이번 학습의 전체 스텝 수(${
+            Math.ceil(totalSteps)
+          })보다 커서 학습 중에 한 번도 ${what} 않습니다. ` +
+            `${name}를 줄이거나 ${strategyName}: "epoch"를 쓰세요.`,
+        );
+      }
+    }
   }
 
   private requireTrainDataset(): Example[] {
@@ -742,6 +921,22 @@ export class Trainer {
   dispose(): void {
     this.optimizer?.dispose();
   }
+}
+
+function lossGrowthWarning(
+  state: LoopState,
+  loss: number,
+  learningRate: number,
+): string {
+  const p = (x: number) => Number(x.toPrecision(3));
+  return `[경고] 학습 손실이 첫 스텝(${
+    p(state.startLoss!)
+  })보다 ${LOSS_GROWTH_WARNING}배 넘게 ` +
+    `커졌습니다(step ${state.globalStep}: ${
+      p(loss)
+    }). 학습이 발산하고 있습니다. ` +
+    `learningRate(지금 ${learningRate})를 낮춰서 다시 학습하세요 (BERT 파인튜닝은 보통 2e-5 ~ 5e-5). ` +
+    "maxGradNorm으로 그래디언트를 잘라도 학습률이 너무 크면 막지 못합니다.";
 }
 
 /** Moves the on-device loss sum into the host-side state (before a checkpoint stores it). */
@@ -829,17 +1024,23 @@ function defaultMetrics(
   };
 }
 
-/** Labels must be integers in [0, num_labels) (token labels may also be -100); checked before training. */
+/**
+ * Labels must be numbers: integers in [0, num_labels) for classification (token labels may also
+ * be -100), any finite number for regression; checked before training.
+ */
 export function checkLabels(
   dataset: Example[],
   numLabels: number | undefined,
 ): void {
-  if (!numLabels || numLabels === 1) return;
   for (let i = 0; i < dataset.length; i++) {
     const label = labelOf(dataset[i]);
     if (label === undefined) continue;
-    const values = typeof label === "number" ? [label] : label;
+    const values: unknown[] = Array.isArray(label) ? label : [label];
     for (const v of values) {
+      if (typeof v !== "number") throw labelTypeError(i, v);
+    }
+    if (!numLabels || numLabels === 1) continue;
+    for (const v of values as number[]) {
       if (v === -100 && typeof label !== "number") continue;
       if (!Number.isInteger(v) || v < 0 || v >= numLabels) {
         throw new CourseError(
@@ -853,4 +1054,20 @@ export function checkLabels(
       }
     }
   }
+}
+
+function labelTypeError(index: number, value: unknown): CourseError {
+  const type = value === null ? "null" : typeof value;
+  const shown = typeof value === "string"
+    ? JSON.stringify(value)
+    : String(value);
+  return new CourseError(
+    "train/label-type",
+    `Example ${index} has label ${shown}, a ${type}, not a number`,
+    (typeof value === "string"
+      ? `레이블이 숫자가 아니라 문자열(${shown})입니다. `
+      : `레이블이 숫자가 아니라 ${type} 값입니다. `) +
+      "레이블을 숫자로 바꾸세요: 숫자 문자열이면 Number(label), 이름이면 label2id[label] " +
+      "(예: { 부정: 0, 긍정: 1 }). CSV/TSV의 label 열이 문자열로 읽혔을 수 있습니다.",
+  );
 }
