@@ -13,6 +13,7 @@ import {
   urlToRelativePath,
 } from "../lib/hub/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
+import { AutoTokenizer } from "../lib/text/mod.ts";
 import { MIRROR } from "./test_paths.ts";
 
 const sha256 = (bytes: Uint8Array | string) =>
@@ -298,6 +299,31 @@ Deno.test("network failure is a CourseError that mentions the mirror", async () 
       },
     );
   });
+  // With a mirror set, the hint says what the mirror lacked instead of "set COURSE_MIRROR".
+  const url = "http://127.0.0.1:9/closed-port.txt";
+  for (
+    const [mirror, expected] of [
+      [MIRROR, join(MIRROR, urlToRelativePath(url))],
+      [join(cache, "no-such-mirror"), "미러 폴더"],
+    ]
+  ) {
+    await withEnv({
+      COURSE_MIRROR: mirror,
+      COURSE_CACHE: cache,
+      COURSE_OFFLINE: undefined,
+    }, async () => {
+      await assert.rejects(
+        () => resolveUrl(url, { progress: false }),
+        (error: unknown) => {
+          assertCourseError("HUB_NETWORK_ERROR")(error);
+          const { hint } = error as CourseError;
+          assert.ok(hint.includes(expected), hint);
+          assert.doesNotMatch(hint, /환경 변수에 미러 폴더를 지정/);
+          return true;
+        },
+      );
+    });
+  }
   await Deno.remove(cache, { recursive: true });
 });
 
@@ -351,6 +377,17 @@ Deno.test("files from cache and mirror are gathered into one folder", async () =
     const names = (await listFiles(dir)).map((p) => p.split(/[\\/]/).pop())
       .sort();
     assert.deepEqual(names, ["tokenizer_config.json", "vocab.txt"]);
+    // The copy from the mirror is a cache entry now, with its checksum record.
+    const copiedUrl = hubUrl("bert-base-uncased", "tokenizer_config.json");
+    const record = JSON.parse(
+      await Deno.readTextFile(
+        join(cache, ".checksums", `${urlToRelativePath(copiedUrl)}.json`),
+      ),
+    );
+    assert.equal(
+      record.sha256,
+      sha256(await Deno.readFile(join(dir, "tokenizer_config.json"))),
+    );
   });
   await Deno.remove(cache, { recursive: true });
 });
@@ -389,4 +426,240 @@ Deno.test("registry ids resolve through the mirror with their checksum", async (
     assert.equal(cacheInfo.files, 0);
   });
   await Deno.remove(cache, { recursive: true });
+});
+
+/** Captures console.warn while `body` runs. */
+async function capturingWarnings(body: () => Promise<void>): Promise<string[]> {
+  const warnings: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+  try {
+    await body();
+  } finally {
+    console.warn = original;
+  }
+  return warnings;
+}
+
+Deno.test("cached downloads carry a checksum record: damaged bytes are caught and fetched again", async () => {
+  const { server, base, payload, hits } = startServer();
+  const cache = await tempDir();
+  try {
+    await withEnv({
+      COURSE_MIRROR: undefined,
+      COURSE_CACHE: cache,
+      COURSE_OFFLINE: undefined,
+    }, async () => {
+      // No checksum is known for this URL (like most Hub model files).
+      const url = `${base}/files/payload.bin`;
+      const path = await resolveUrl(url, { progress: false });
+      const recordFile = join(
+        cache,
+        ".checksums",
+        `${urlToRelativePath(url)}.json`,
+      );
+      const record = JSON.parse(await Deno.readTextFile(recordFile));
+      assert.deepEqual(record, {
+        url,
+        sha256: sha256(payload),
+        bytes: payload.length,
+      });
+      assert.equal((await cacheStatus()).files, 1, "records are not counted");
+
+      // One flipped byte, same size: the next use notices, says so in one line, re-downloads.
+      const damaged = payload.slice();
+      damaged[1234] ^= 0x01;
+      await Deno.writeFile(path, damaged);
+      await Deno.utime(path, new Date(), new Date(Date.now() + 5_000));
+      const hitsBefore = hits();
+      let found: { source: string } | undefined;
+      const warnings = await capturingWarnings(async () => {
+        found = await locateUrl(url, { progress: false });
+      });
+      assert.equal(found?.source, "network");
+      assert.equal(hits(), hitsBefore + 1);
+      assert.deepEqual(await Deno.readFile(path), payload);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /손상/);
+      assert.doesNotMatch(warnings[0], /\n/);
+
+      // A truncated file is caught by its size.
+      await Deno.writeFile(path, payload.subarray(0, 1000));
+      const repaired = await locateUrl(url, { progress: false });
+      assert.equal(repaired.source, "network");
+      assert.deepEqual(await Deno.readFile(path), payload);
+
+      // An intact file is served from the cache, without the network.
+      const hitsNow = hits();
+      assert.equal((await locateUrl(url)).source, "cache");
+      assert.equal(hits(), hitsNow);
+
+      // A file cached before records existed is recorded on first use, then checked.
+      await Deno.remove(recordFile);
+      assert.equal((await locateUrl(url)).source, "cache");
+      assert.equal(
+        JSON.parse(await Deno.readTextFile(recordFile)).sha256,
+        sha256(payload),
+      );
+    });
+  } finally {
+    await server.shutdown();
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("a damaged mirror copy is reported as such, with its path, and is left in place", async () => {
+  const cache = await tempDir();
+  const mirror = await tempDir();
+  const url = hubUrl("beomi/kcbert-base", "config.json"); // its checksum is in the registry
+  const mirrorPath = join(mirror, urlToRelativePath(url));
+  await Deno.mkdir(join(mirrorPath, ".."), { recursive: true });
+  await Deno.writeTextFile(mirrorPath, '{"damaged": true}');
+  await withEnv({
+    COURSE_MIRROR: mirror,
+    COURSE_CACHE: cache,
+    COURSE_OFFLINE: "1",
+  }, async () => {
+    for (let run = 0; run < 2; run++) {
+      await assert.rejects(() => resolveUrl(url), (error: unknown) => {
+        assertCourseError("HUB_CHECKSUM_MISMATCH")(error);
+        const { hint } = error as CourseError;
+        assert.ok(hint.includes(mirrorPath), hint);
+        assert.match(hint, /미러에 있는 사본이 손상/);
+        assert.doesNotMatch(hint, /지웠으니/);
+        return true;
+      });
+    }
+    assert.equal(await Deno.readTextFile(mirrorPath), '{"damaged": true}');
+  });
+  await Deno.remove(cache, { recursive: true });
+  await Deno.remove(mirror, { recursive: true });
+});
+
+Deno.test("offline without a usable mirror: says the mirror is not set or not there", async () => {
+  const cache = await tempDir();
+  await withEnv({
+    COURSE_MIRROR: undefined,
+    COURSE_CACHE: cache,
+    COURSE_OFFLINE: "1",
+  }, async () => {
+    await assert.rejects(
+      () => AutoTokenizer.fromPretrained("beomi/kcbert-base"),
+      (error: unknown) => {
+        assertCourseError("HUB_OFFLINE_NO_MIRROR")(error);
+        const { message, hint } = error as CourseError;
+        assert.doesNotMatch(message, /None of the files/);
+        assert.match(hint, /미러가 설정되어 있지 않습니다/);
+        return true;
+      },
+    );
+  });
+  const mistyped = join(cache, "no-such-mirror");
+  await withEnv({
+    COURSE_MIRROR: mistyped,
+    COURSE_CACHE: cache,
+    COURSE_OFFLINE: "1",
+  }, async () => {
+    await assert.rejects(
+      () => AutoTokenizer.fromPretrained("beomi/kcbert-base"),
+      (error: unknown) => {
+        assertCourseError("HUB_MIRROR_MISSING")(error);
+        assert.ok((error as CourseError).hint.includes(mistyped));
+        return true;
+      },
+    );
+  });
+  await withEnv({
+    COURSE_MIRROR: MIRROR,
+    COURSE_CACHE: cache,
+    COURSE_OFFLINE: "1",
+  }, async () => {
+    // Nothing of this id in the mirror: the hint names models that are there, not this one.
+    await assert.rejects(
+      () =>
+        resolveModelDir("beomi/kcbert-base", [], {
+          optional: ["tokenizer.json"],
+        }),
+      (error: unknown) => {
+        assertCourseError("HUB_MODEL_NOT_FOUND")(error);
+        const { hint } = error as CourseError;
+        assert.match(hint, /미러에 있는 모델: .*bert-base-uncased/);
+        assert.doesNotMatch(hint, /미러에 있는 모델: [^.]*beomi\/kcbert-base/);
+        return true;
+      },
+    );
+  });
+  await Deno.remove(cache, { recursive: true });
+});
+
+Deno.test("a mistyped local folder is reported as a missing folder, not as a Hub problem", async () => {
+  const cache = await tempDir();
+  const workdir = await tempDir();
+  await Deno.mkdir(join(workdir, "runs", "nsmc-v1"), { recursive: true });
+  await Deno.writeTextFile(
+    join(workdir, "runs", "nsmc-v1", "config.json"),
+    "{}",
+  );
+  const cwd = Deno.cwd();
+  Deno.chdir(workdir);
+  try {
+    await withEnv({
+      COURSE_MIRROR: MIRROR,
+      COURSE_CACHE: cache,
+      COURSE_OFFLINE: "1",
+    }, async () => {
+      const files = ["config.json", "model.safetensors"];
+      // `runs/` exists here: a valid Hub id shape, but the error leads with the local folder.
+      await assert.rejects(
+        () => resolveModelDir("runs/nsmc-final", files),
+        (error: unknown) => {
+          assertCourseError("HUB_MODEL_NOT_FOUND")(error);
+          const { message, hint } = error as CourseError;
+          assert.match(message, /^No local folder .*runs\/nsmc-final/);
+          assert.match(hint, /^로컬 폴더 "runs\/nsmc-final"가 없습니다/);
+          assert.match(hint, /nsmc-v1/, "shows what is in runs/");
+          assert.match(hint, /Hub 모델 id로도/);
+          return true;
+        },
+      );
+      // Only a path: the Hub is not asked.
+      for (const name of ["./no_such_folder", "runs/nsmc-v1/final/x"]) {
+        await assert.rejects(
+          () => resolveModelDir(name, files),
+          (error: unknown) => {
+            assertCourseError("HUB_MODEL_NOT_FOUND")(error);
+            const { message, hint } = error as CourseError;
+            assert.match(message, /^No local folder/);
+            assert.ok(hint.includes(join(workdir, name)), hint);
+            assert.doesNotMatch(hint, /미러|인터넷/);
+            return true;
+          },
+        );
+      }
+      await assert.rejects(
+        () => resolveModelDir("runs/nsmc-v1/config.json", files),
+        (error: unknown) => {
+          assertCourseError("HUB_MODEL_NOT_FOUND")(error);
+          assert.match((error as CourseError).hint, /폴더가 아니라 파일/);
+          return true;
+        },
+      );
+      // A plain Hub id is still a Hub id, and the error says no local folder has that name.
+      await assert.rejects(
+        () => resolveModelDir("klue/bert-base", files),
+        (error: unknown) => {
+          assertCourseError("HUB_NOT_FOUND")(error);
+          assert.match(
+            (error as CourseError).hint,
+            /로컬 폴더 "klue\/bert-base"도 없습니다\(찾은 위치: /,
+          );
+          return true;
+        },
+      );
+    });
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(cache, { recursive: true });
+    await Deno.remove(workdir, { recursive: true });
+  }
 });

@@ -82,6 +82,20 @@ for (const engine of ENGINES) {
         assert.equal(batched[i].label, alone.label);
         close(batched[i].score, alone.score, `batched ${i}`, 1e-5);
       }
+
+      // Two strings are a batch of two, as in Hugging Face, never a pair.
+      const two = await classifier(texts.slice(0, 2)) as LabelScore[];
+      assert.equal(two.length, 2);
+      two.forEach((result, i) => {
+        assert.equal(result.label, batched[i].label);
+        close(result.score, batched[i].score, `two ${i}`, 1e-5);
+      });
+      // Python's spelling of the pair object works too.
+      const snake = await classifier(
+        [{ text: "hello", text_pair: "좋아요 감사합니다" }],
+        { topK: "all" },
+      ) as LabelScore[][];
+      assert.deepEqual(snake, pairAll);
     } finally {
       await classifier.dispose();
     }
@@ -93,7 +107,7 @@ for (const engine of ENGINES) {
     });
     try {
       const results = await nsp([
-        ["the [MASK] is good", "yes"],
+        { text: "the [MASK] is good", text_pair: "yes" },
         { text: "hello", textPair: "좋아요 감사합니다" },
       ]) as NextSentenceResult[];
       const wants = [
@@ -107,6 +121,16 @@ for (const engine of ENGINES) {
       await assert.rejects(
         () => nsp("혼자인 문장"),
         rejectsWith("TASK_PAIR_REQUIRED"),
+      );
+      // Two strings are two single texts, so the first one lacks its pair.
+      await assert.rejects(
+        () => nsp(["문장 A", "문장 B"]),
+        (error: unknown) => {
+          rejectsWith("TASK_PAIR_REQUIRED")(error);
+          assert.match((error as CourseError).message, /inputs\[0\]/);
+          assert.match((error as CourseError).hint, /textPair/);
+          return true;
+        },
       );
     } finally {
       await nsp.dispose();
@@ -393,10 +417,10 @@ Deno.test("sentence-similarity: the regression output; needs pairs and a one-out
     ),
   );
   try {
-    const pairs: [string, string][] = [["좋아요 감사합니다", "감사합니다"], [
-      "hello",
-      "한국어 학생",
-    ]];
+    const pairs = [
+      { text: "좋아요 감사합니다", textPair: "감사합니다" },
+      { text: "hello", textPair: "한국어 학생" },
+    ];
     const a = await onnx(pairs) as SimilarityResult[];
     const b = await tfjs(pairs) as SimilarityResult[];
     a.forEach((r, i) => close(r.score, b[i].score, `pair ${i}`, 1e-4));
@@ -408,7 +432,7 @@ Deno.test("sentence-similarity: the regression output; needs pairs and a one-out
   const threeLabels = await pipeline("sentence-similarity", folders.sentiment);
   try {
     await assert.rejects(
-      () => threeLabels(["a", "b"]),
+      () => threeLabels({ text: "a", textPair: "b" }),
       rejectsWith("TASK_NOT_REGRESSION"),
     );
   } finally {
@@ -443,6 +467,36 @@ Deno.test("pipeline errors: unknown task/engine, missing or wrong head, empty in
   try {
     await assert.rejects(() => classifier(""), rejectsWith("TASK_EMPTY_INPUT"));
     await assert.rejects(() => classifier([]), rejectsWith("TASK_EMPTY_INPUT"));
+    // A bad item in a list is named by its index and what it is.
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      () => classifier([123, "좋다"] as any),
+      (error: unknown) => {
+        rejectsWith("TASK_BAD_INPUT")(error);
+        const { message, hint } = error as CourseError;
+        assert.match(message, /inputs\[0\].*number 123/);
+        assert.match(hint, /inputs\[0\]/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      () => classifier(["좋다", { text: 7 as unknown as string }]),
+      (error: unknown) => {
+        rejectsWith("TASK_BAD_INPUT")(error);
+        assert.match((error as CourseError).message, /inputs\[1\]\.text/);
+        return true;
+      },
+    );
+    // The old [a, b] pair inside a list: told to use the object form.
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      () => classifier([["좋다", "싫다"]] as any),
+      (error: unknown) => {
+        rejectsWith("TASK_BAD_INPUT")(error);
+        assert.match((error as CourseError).hint, /\{text: "문장 A", textPair/);
+        return true;
+      },
+    );
     // Longer than the model's 64 positions: truncated, as documented, not an error.
     const [long] = await classifier(
       Array(100).fill("안녕하세요").join(" "),
@@ -450,6 +504,79 @@ Deno.test("pipeline errors: unknown task/engine, missing or wrong head, empty in
     assert.ok(long.score > 0);
   } finally {
     await classifier.dispose();
+  }
+});
+
+Deno.test("pipeline on a model folder without tokenizer files: says how to add one", async () => {
+  const dir = join(folders.root, "no-tokenizer");
+  await Deno.mkdir(dir);
+  for (const file of ["config.json", "model.safetensors"]) {
+    await Deno.copyFile(join(folders.sentiment, file), join(dir, file));
+  }
+  await assert.rejects(
+    () => pipeline("sentiment-analysis", dir),
+    (error: unknown) => {
+      rejectsWith("TASK_TOKENIZER_MISSING")(error);
+      const { hint } = error as CourseError;
+      assert.ok(hint.includes(`tokenizer.savePretrained("${dir}")`), hint);
+      assert.match(hint, /tokenizer 옵션/);
+      return true;
+    },
+  );
+  // The option it suggests works.
+  const classifier = await pipeline("sentiment-analysis", dir, {
+    tokenizer: folders.sentiment,
+  });
+  try {
+    assert.equal(
+      (await classifier(["좋다", "싫다"]) as LabelScore[]).length,
+      2,
+    );
+  } finally {
+    await classifier.dispose();
+  }
+});
+
+Deno.test("pipeline on a Hub id fetches the tokenizer by that id", async () => {
+  // The weights are in the cache (downloaded earlier), the tokenizer only in the mirror.
+  const cache = await Deno.makeTempDir({ prefix: "tasks-cache-" });
+  const mirror = await Deno.makeTempDir({ prefix: "tasks-mirror-" });
+  const repo = join("huggingface.co", "course-test", "tiny", "resolve", "main");
+  await Deno.mkdir(join(cache, repo), { recursive: true });
+  await Deno.mkdir(join(mirror, repo), { recursive: true });
+  for (const file of ["config.json", "model.safetensors"]) {
+    await Deno.copyFile(join(folders.sentiment, file), join(cache, repo, file));
+  }
+  for (const file of ["vocab.txt", "tokenizer_config.json"]) {
+    await Deno.copyFile(
+      join(folders.sentiment, file),
+      join(mirror, repo, file),
+    );
+  }
+  const saved = ["COURSE_CACHE", "COURSE_MIRROR", "COURSE_OFFLINE"].map((
+    name,
+  ) => [name, Deno.env.get(name)] as const);
+  Deno.env.set("COURSE_CACHE", cache);
+  Deno.env.set("COURSE_MIRROR", mirror);
+  Deno.env.set("COURSE_OFFLINE", "1");
+  try {
+    const classifier = await pipeline("sentiment-analysis", "course-test/tiny");
+    try {
+      const [fromHub] = await classifier("안녕하세요 !") as LabelScore[];
+      const local = await pipeline("sentiment-analysis", folders.sentiment);
+      const [fromFolder] = await local("안녕하세요 !") as LabelScore[];
+      await local.dispose();
+      assert.equal(fromHub.label, fromFolder.label);
+      close(fromHub.score, fromFolder.score, "score", 1e-6);
+    } finally {
+      await classifier.dispose();
+    }
+  } finally {
+    for (const [name, value] of saved) {
+      value === undefined ? Deno.env.delete(name) : Deno.env.set(name, value);
+    }
+    await Deno.remove(cache, { recursive: true });
+    await Deno.remove(mirror, { recursive: true });
   }
 });
 

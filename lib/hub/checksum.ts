@@ -26,6 +26,18 @@ export async function hasSha256(
   return actual === expected.toLowerCase();
 }
 
+/** Marks a file just written with a digest computed while writing it, so it is not hashed twice. */
+export async function rememberVerified(
+  path: string,
+  sha256: string,
+): Promise<void> {
+  const stat = await Deno.stat(path);
+  verified.set(
+    `${path}\0${stat.size}\0${stat.mtime?.getTime() ?? 0}`,
+    sha256.toLowerCase(),
+  );
+}
+
 export function forgetVerified(path: string): void {
   for (const key of verified.keys()) {
     if (key.startsWith(`${path}\0`)) verified.delete(key);

@@ -19,11 +19,12 @@ export interface DownloadOptions {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
+/** Downloads `url` to `destination`; returns the SHA-256 and size of what was written. */
 export async function downloadFile(
   url: string,
   destination: string,
   options: DownloadOptions = {},
-): Promise<void> {
+): Promise<{ sha256: string; bytes: number }> {
   const response = await request(
     url,
     options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -88,6 +89,7 @@ export async function downloadFile(
     );
   }
   await Deno.rename(partial, destination);
+  return { sha256: actual, bytes: doneBytes };
 }
 
 async function request(
@@ -141,7 +143,7 @@ function httpError(
   const hint = status === 404
     ? "파일이 없습니다. 모델 id(예: klue/bert-base), 파일 이름, revision이 맞는지 확인하세요."
     : status === 401 || status === 403
-    ? "접근 권한이 필요한 파일입니다. Hugging Face 토큰을 HF_TOKEN 환경 변수에 넣거나 공개 모델을 쓰세요."
+    ? "모델 id에 오타가 없는지 먼저 확인하세요(Hugging Face는 없는 저장소에도 401로 답합니다). 비공개이거나 승인이 필요한 모델이라면 Hugging Face 토큰을 HF_TOKEN 환경 변수에 넣거나 공개 모델을 쓰세요."
     : status === 429
     ? "요청이 너무 많습니다. 잠시 기다렸다가 다시 실행하세요."
     : status >= 500
@@ -163,7 +165,24 @@ export function checksumMismatch(
   return new CourseError(
     "HUB_CHECKSUM_MISMATCH",
     `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual} (${what})`,
-    "파일이 손상되었거나 원본이 바뀌었습니다. 손상된 파일은 지웠으니 다시 실행해 받으세요. 계속 같으면 datasets/registry.json의 체크섬과 원본을 확인하세요.",
+    "받은 파일이 손상되었거나 원본이 바뀌었습니다. 받은 파일은 지웠으니 다시 실행하면 처음부터 다시 받습니다. 계속 같으면 datasets/registry.json의 체크섬과 원본을 확인하세요.",
+  );
+}
+
+/**
+ * The mirror is shared and read in place, so a damaged copy is never deleted here: rerunning
+ * would read the same bytes again. The learner needs to know which file to replace.
+ */
+export function mirrorCopyDamaged(
+  url: string,
+  mirrorPath: string,
+  expected: string,
+  actual: string,
+): CourseError {
+  return new CourseError(
+    "HUB_CHECKSUM_MISMATCH",
+    `The offline mirror's copy of ${url} is damaged: ${mirrorPath} has SHA-256 ${actual}, expected ${expected}`,
+    `미러에 있는 사본이 손상되었습니다: ${mirrorPath}. 미러는 여럿이 함께 쓰는 폴더라 지우지 않았으므로, 다시 실행해도 같은 오류가 납니다. 이 파일을 원본(${url})이나 성한 미러의 사본으로 바꾸세요(미러의 SHA256SUMS로 확인할 수 있습니다). 인터넷이 되면 COURSE_OFFLINE을 끄고 실행해 네트워크에서 받아도 됩니다.`,
   );
 }
 

@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { CourseError } from "../runtime/errors.ts";
+import { recordCachedFile } from "./cache_records.ts";
 import { cacheRoot, urlToRelativePath } from "./paths.ts";
 import { type ResolveOptions, resolveUrl } from "./resolve.ts";
 import {
@@ -54,16 +55,20 @@ export async function gatherInOneFolder(
 ): Promise<string> {
   const folders = new Set(paths.map((p) => dirname(p)));
   if (folders.size === 1) return [...folders][0];
-  const target = dirname(
-    join(cacheDir ?? cacheRoot(), urlToRelativePath(urls[0])),
-  );
+  const root = cacheDir ?? cacheRoot();
+  const target = dirname(join(root, urlToRelativePath(urls[0])));
   await Deno.mkdir(target, { recursive: true });
   for (const [index, path] of paths.entries()) {
     const destination = join(
       target,
       urlToRelativePath(urls[index]).split(/[\\/]/).pop()!,
     );
-    if (destination !== path) await Deno.copyFile(path, destination);
+    if (destination === path) continue;
+    await Deno.copyFile(path, destination);
+    // The copy is a cache entry like a download: record it so later damage is caught.
+    if (destination === join(root, urlToRelativePath(urls[index]))) {
+      await recordCachedFile(root, urlToRelativePath(urls[index]), urls[index]);
+    }
   }
   return target;
 }

@@ -1,5 +1,6 @@
 /** What lesson 00 shows about downloads: where the cache and mirror are and what they hold. */
 import { join } from "node:path";
+import { CHECKSUM_DIR } from "./cache_records.ts";
 import {
   cacheRoot,
   isOffline,
@@ -73,6 +74,8 @@ async function folderSize(
     const folder = pending.pop()!;
     for await (const entry of Deno.readDir(folder)) {
       const path = join(folder, entry.name);
+      // Checksum records are bookkeeping, not downloads.
+      if (entry.isDirectory && entry.name === CHECKSUM_DIR) continue;
       if (entry.isDirectory) pending.push(path);
       else if (entry.isFile && !entry.name.endsWith(".part")) {
         files++;

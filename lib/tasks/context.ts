@@ -80,12 +80,35 @@ export function labelName(config: TaskModelConfig, index: number): string {
     `LABEL_${index}`;
 }
 
+/** What a value is, for messages that say what was received: `number 123`, `undefined`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") {
+    return `string ${JSON.stringify(value.slice(0, 40))}`;
+  }
+  if (Array.isArray(value)) {
+    return `an array of ${value.length} (${preview(value)})`;
+  }
+  if (typeof value === "object") return `an object ${preview(value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function preview(value: unknown): string {
+  try {
+    return (JSON.stringify(value) ?? String(value)).slice(0, 60);
+  } catch {
+    return String(value).slice(0, 60); // cycles, BigInt
+  }
+}
+
 export function assertNonEmptyText(value: unknown, what: string): string {
   if (typeof value !== "string") {
     throw new CourseError(
       "TASK_BAD_INPUT",
-      `${what} must be a string, got ${value === null ? "null" : typeof value}`,
-      `${what}에는 문자열을 넣으세요. 여러 개는 문자열 배열로 넘깁니다.`,
+      `${what} must be a string, got ${describeValue(value)}`,
+      `${what}에는 문자열을 넣으세요(받은 값: ${
+        describeValue(value)
+      }). 여러 개는 문자열 배열로 넘깁니다.`,
     );
   }
   if (value.trim() === "") {

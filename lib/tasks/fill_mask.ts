@@ -4,8 +4,13 @@
  * to the word before it), so Korean spacing stays as typed.
  */
 import { CourseError } from "../runtime/errors.ts";
-import { inferRows, requireOutput, type TaskContext } from "./context.ts";
-import { asList, encodeText } from "./inputs.ts";
+import {
+  assertNonEmptyText,
+  inferRows,
+  requireOutput,
+  type TaskContext,
+} from "./context.ts";
+import { asList, encodeText, inputName } from "./inputs.ts";
 import { softmax, topKIndices } from "./math.ts";
 import { validTopK } from "./text_classification.ts";
 
@@ -36,7 +41,8 @@ export async function fillMask(
   const { items, single } = asList(inputs, (v) => typeof v === "string");
   const topK = validTopK(options.topK ?? 5);
   const { maskToken, maskTokenId } = ctx.tokenizer;
-  const encodings = items.map((text) => {
+  const encodings = items.map((item, index) => {
+    const text = assertNonEmptyText(item, inputName(single, index));
     const encoding = encodeText(ctx, { text });
     if (!encoding.input_ids.includes(maskTokenId)) {
       throw new CourseError(

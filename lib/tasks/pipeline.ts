@@ -313,13 +313,16 @@ export async function pipeline<T extends TaskName>(
 interface ModelSource {
   /** Local folder (absent for an in-memory model). */
   dir?: string;
+  /** The Hub id `dir` was fetched for: its tokenizer is fetched by the same id. */
+  hubId?: string;
   model?: BertPreTrainedModel;
   tokenizer?: BertTokenizer;
   config: TaskModelConfig & Record<string, unknown>;
 }
 
 async function loadFolderSource(dirOrHubId: string): Promise<ModelSource> {
-  const dir = isDirectory(dirOrHubId)
+  const local = isDirectory(dirOrHubId);
+  const dir = local
     ? dirOrHubId
     : await resolveModelDir(dirOrHubId, ["config.json", "model.safetensors"]);
   const configPath = join(dir, "config.json");
@@ -330,7 +333,11 @@ async function loadFolderSource(dirOrHubId: string): Promise<ModelSource> {
       "savePretrained로 저장한 모델 폴더(config.json, model.safetensors, 토크나이저 파일)를 넘기세요.",
     );
   }
-  return { dir, config: JSON.parse(readFileSync(configPath, "utf8")) };
+  return {
+    dir,
+    hubId: local ? undefined : dirOrHubId,
+    config: JSON.parse(readFileSync(configPath, "utf8")),
+  };
 }
 
 function loadedModelSource(loaded: LoadedModel): ModelSource {
@@ -404,8 +411,21 @@ async function resolveTokenizer(
     return await AutoTokenizer.fromPretrained(requested);
   }
   if (source.tokenizer) return source.tokenizer;
-  return await AutoTokenizer.fromPretrained(source.dir!);
+  // Only config.json and the weights were fetched for a Hub model.
+  if (source.hubId) return await AutoTokenizer.fromPretrained(source.hubId);
+  const dir = source.dir!;
+  if (!TOKENIZER_FILES.some((file) => existsSync(join(dir, file)))) {
+    throw new CourseError(
+      "TASK_TOKENIZER_MISSING",
+      `no tokenizer in ${dir} (no ${TOKENIZER_FILES.join(" or ")})`,
+      `모델 폴더에 토크나이저 파일이 없습니다. 학습에 쓴 토크나이저를 tokenizer.savePretrained("${dir}")로 같은 폴더에 저장하거나, pipeline(task, "${dir}", { tokenizer })처럼 tokenizer 옵션에 토크나이저(또는 그 폴더·Hub id)를 넘기세요.`,
+    );
+  }
+  return await AutoTokenizer.fromPretrained(dir);
 }
+
+/** Either is enough for AutoTokenizer (vocab.txt with the config's defaults). */
+const TOKENIZER_FILES = ["tokenizer.json", "vocab.txt"];
 
 interface LoadedEngine {
   engine: InferenceEngine;

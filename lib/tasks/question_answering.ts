@@ -7,11 +7,12 @@ import { CourseError } from "../runtime/errors.ts";
 import type { Offset } from "../text/mod.ts";
 import {
   assertNonEmptyText,
+  describeValue,
   inferRows,
   requireOutput,
   type TaskContext,
 } from "./context.ts";
-import { asList } from "./inputs.ts";
+import { asList, inputName } from "./inputs.ts";
 import { softmax } from "./math.ts";
 import { validTopK } from "./text_classification.ts";
 import { checkStride, splitIntoWindows } from "./windows.ts";
@@ -62,9 +63,12 @@ export async function questionAnswering(
   inputs: QuestionAnsweringInput | QuestionAnsweringInput[],
   options: QuestionAnsweringOptions = {},
 ): Promise<Answer | Answer[] | Answer[][]> {
+  const isQuestion = (v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
   const { items, single } = asList(
     inputs,
-    (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+    isQuestion,
+    '질문은 {question: "질문", context: "본문"} 객체로, 여러 개는 그 배열로 넘기세요.',
   );
   const topK = validTopK(options.topK ?? 1);
   const maxAnswerLength = options.maxAnswerLength ?? 15;
@@ -73,10 +77,21 @@ export async function questionAnswering(
   const encodings = [];
   const contexts: string[] = [];
   for (const [inputIndex, item] of items.entries()) {
-    const question = assertNonEmptyText(item?.question, "question");
-    const context = assertNonEmptyText(item?.context, "context").normalize(
-      "NFC",
-    );
+    const name = inputName(single, inputIndex);
+    if (!isQuestion(item)) {
+      throw new CourseError(
+        "TASK_BAD_INPUT",
+        `${name} must be a {question, context} object, got ${
+          describeValue(item)
+        }`,
+        `${name}에는 {question: "질문", context: "본문"} 객체를 넣으세요(받은 값: ${
+          describeValue(item)
+        }).`,
+      );
+    }
+    const question = assertNonEmptyText(item.question, `${name}.question`);
+    const context = assertNonEmptyText(item.context, `${name}.context`)
+      .normalize("NFC");
     contexts.push(context);
     for (
       const w of questionWindows(ctx, question, context, maxSeqLength, options)

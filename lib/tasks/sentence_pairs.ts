@@ -7,6 +7,7 @@ import { inferRows, requireOutput, type TaskContext } from "./context.ts";
 import {
   asList,
   encodeText,
+  inputName,
   isTextInput,
   type TextInput,
   type TextPair,
@@ -32,16 +33,18 @@ function pairsOf(inputs: TextInput | TextInput[]): {
   single: boolean;
 } {
   const { items, single } = asList(inputs, isTextInput);
-  const pairs = items.map(toTextPair);
-  for (const pair of pairs) {
+  const pairs = items.map((item, index) => {
+    const name = inputName(single, index);
+    const pair = toTextPair(item, name);
     if (pair.textPair == null) {
       throw new CourseError(
         "TASK_PAIR_REQUIRED",
-        "this task needs a sentence pair",
-        '두 문장을 {text: "문장 A", textPair: "문장 B"} 또는 ["문장 A", "문장 B"]로 넘기세요.',
+        `this task needs a sentence pair, ${name} is a single text`,
+        `두 문장은 {text: "문장 A", textPair: "문장 B"} 객체로, 여러 쌍은 그런 객체의 배열로 넘기세요. 문자열 배열은 (두 개여도) 쌍이 아니라 문장 여러 개로 읽습니다.`,
       );
     }
-  }
+    return pair;
+  });
   return { pairs, single };
 }
 

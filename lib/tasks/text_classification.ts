@@ -13,6 +13,7 @@ import {
 import {
   asList,
   encodeText,
+  inputName,
   isTextInput,
   type TextInput,
   toTextPair,
@@ -44,7 +45,9 @@ export async function textClassification(
   const { items, single } = asList(inputs, isTextInput);
   const rows = await inferRows(
     ctx,
-    items.map((i) => encodeText(ctx, toTextPair(i))),
+    items.map((item, index) =>
+      encodeText(ctx, toTextPair(item, inputName(single, index)))
+    ),
   );
   const topK = options.topK ?? 1;
   const perInput = rows.map((row) => {

@@ -16,7 +16,7 @@ import {
   requireOutput,
   type TaskContext,
 } from "./context.ts";
-import { asList } from "./inputs.ts";
+import { asList, inputName } from "./inputs.ts";
 import { argmax, softmax } from "./math.ts";
 import { checkStride, splitIntoWindows } from "./windows.ts";
 
@@ -68,8 +68,8 @@ export async function tokenClassification(
     );
   }
   const ignore = new Set(options.ignoreLabels ?? ["O"]);
-  const texts = items.map((text) =>
-    assertNonEmptyText(text, "text").normalize("NFC")
+  const texts = items.map((text, index) =>
+    assertNonEmptyText(text, inputName(single, index)).normalize("NFC")
   );
   const windowLength = ctx.maxLength - 2; // [CLS] pieces [SEP]
   const stride = checkStride(
