@@ -120,3 +120,29 @@ Deno.test("curve figures are plain plotly objects", () => {
   assert.deepEqual(moved.data[0].x, ["embeddings", "head"]);
   JSON.stringify([loss, metrics, cm, moved]); // serializable as a Jupyter bundle
 });
+
+Deno.test("progress: the finished table shows each fact once, evaluation metrics by name", async () => {
+  const { renderHtml } = await import("../lib/train/progress.ts");
+  const html = renderHtml(
+    {
+      step: 64,
+      totalSteps: 64,
+      epoch: 2,
+      elapsedS: 30,
+      evalMetrics: {
+        eval_loss: 0.5,
+        eval_accuracy: 0.8,
+        step: 64,
+        epoch: 2,
+        elapsed_s: 30,
+      },
+    },
+    "학습 진행",
+    false,
+  );
+  assert.match(html, /평가 accuracy/);
+  assert.match(html, /평가 loss/);
+  assert.equal(html.match(/>64</g), null); // no bare "step 64" row beside "64 / 64"
+  assert.doesNotMatch(html, /elapsed_s|eval_/);
+  assert.equal(html.match(/64 \/ 64/g)?.length, 1);
+});

@@ -141,6 +141,23 @@ export function lossCurveSvg(
     `</svg>`;
 }
 
+/** Bookkeeping keys of an evaluation record that the rows above already show. */
+const EVAL_BOOKKEEPING = new Set([
+  "step",
+  "epoch",
+  "elapsed_s",
+  "eval_runtime",
+]);
+
+/** The metrics of the last evaluation as "평가 accuracy" rows, without the bookkeeping keys. */
+export function evalRows(
+  metrics: Record<string, number> | undefined,
+): [string, string][] {
+  return Object.entries(metrics ?? {})
+    .filter(([key]) => !EVAL_BOOKKEEPING.has(key))
+    .map(([key, value]) => [`평가 ${key.replace(/^eval_/, "")}`, fmt(value)]);
+}
+
 export function renderHtml(
   state: ProgressState,
   title: string,
@@ -170,9 +187,7 @@ export function renderHtml(
   if (state.trainableParams !== undefined) {
     rows.push(["학습 파라미터 수", fmtCount(state.trainableParams)]);
   }
-  for (const [k, v] of Object.entries(state.evalMetrics ?? {})) {
-    rows.push([k, fmt(v)]);
-  }
+  rows.push(...evalRows(state.evalMetrics));
   const table = rows.map(([k, v]) =>
     `<tr><td style="text-align:left">${escapeHtml(k)}</td>` +
     `<td style="text-align:right">${escapeHtml(v)}</td></tr>`
@@ -251,6 +266,15 @@ export class ProgressDisplay {
     } else {
       Deno.stdout.writeSync(encoder.encode(`${line}\n`));
     }
+  }
+
+  /**
+   * Waits until the redraws sent so far reached the kernel. A training loop awaits this after
+   * its updates; without it the display messages queue behind the computation and the bar
+   * lags far behind the run.
+   */
+  async flush(): Promise<void> {
+    await this.pending;
   }
 
   /** Final redraw; in a terminal, ends the line. */

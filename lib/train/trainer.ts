@@ -392,6 +392,7 @@ export class Trainer {
             lastLogTime = now;
           }
           progress.update(progressState());
+          await progress.flush();
 
           if (endOfEpoch) {
             state.epoch += 1;
