@@ -487,3 +487,85 @@ Deno.test({
     for (const m of [seqcls, fixed, sameLabels]) m.dispose();
   },
 });
+
+async function loadingNotices(load: () => Promise<{ dispose(): void }>) {
+  const notices: string[] = [];
+  const original = console.warn;
+  console.warn = (message: string) => notices.push(String(message));
+  try {
+    (await load()).dispose();
+  } finally {
+    console.warn = original;
+  }
+  return notices;
+}
+
+Deno.test({
+  name:
+    "loading notices say what was re-initialized or dropped, and call only new/unused head weights normal",
+  ...opts,
+  async fn() {
+    // A new classification head on a pre-training checkpoint: head new, MLM/NSP heads unused.
+    const head = await loadingNotices(() =>
+      BertForSequenceClassification.fromPretrained(FIXTURE_DIR, {
+        num_labels: 3,
+      })
+    );
+    assert.equal(head.length, 2, head.join("\n"));
+    assert.match(head[0], /헤드 \(classifier\.weight, classifier\.bias\)/);
+    assert.match(head[0], /새 헤드라면 정상입니다/);
+    assert.doesNotMatch(head[0], /⚠️/);
+    assert.match(head[1], /쓰이지 않았습니다: 헤드 \(cls\./);
+    assert.match(head[1], /정상입니다/);
+
+    // ignore_mismatched_sizes with another hidden_size re-initializes the whole encoder.
+    const resized = await loadingNotices(() =>
+      BertForSequenceClassification.fromPretrained(FIXTURE_DIR, {
+        hidden_size: 16,
+        num_attention_heads: 2,
+        ignore_mismatched_sizes: true,
+      })
+    );
+    const reinit = resized.find((n) => n.includes("새로 초기화"))!;
+    assert.match(
+      reinit,
+      /임베딩 \(\d+개\), 인코더 층 0-1 \(\d+개\), 풀러 \(2개\), 헤드/,
+    );
+    assert.match(
+      reinit,
+      /bert\.embeddings\.word_embeddings\.weight 체크포인트 \[120,32\] → 모델 \[120,16\]/,
+    );
+    assert.match(
+      reinit,
+      /⚠️ 헤드가 아닌 가중치도 새로 초기화되었습니다: 임베딩, 인코더 층 0-1\./,
+    );
+    assert.match(reinit, /ignore_mismatched_sizes: true는 분류 헤드/);
+    assert.doesNotMatch(reinit, /정상입니다/);
+
+    // Fewer layers than the checkpoint: layer 1 is dropped, and that is not "a different head".
+    const shallow = await loadingNotices(() =>
+      BertForSequenceClassification.fromPretrained(FIXTURE_DIR, {
+        num_hidden_layers: 1,
+      })
+    );
+    const dropped = shallow.find((n) => n.includes("쓰이지 않았습니다"))!;
+    assert.match(dropped, /인코더 층 1 \(\d+개\)/);
+    assert.match(
+      dropped,
+      /⚠️ 버려진 인코더 층: 1 \(이 모델의 num_hidden_layers = 1, 체크포인트의 층 2개\)/,
+    );
+    assert.doesNotMatch(dropped, /정상입니다/);
+
+    // More layers than the checkpoint: the extra layer is random, said as such.
+    const deeper = await loadingNotices(() =>
+      BertModel.fromPretrained(FIXTURE_DIR, { num_hidden_layers: 3 })
+    );
+    const extra = deeper.find((n) => n.includes("새로 초기화"))!;
+    assert.match(extra, /인코더 층 2 \(\d+개\)/);
+    assert.match(
+      extra,
+      /⚠️ 인코더 가중치가 새로 초기화되었습니다: 인코더 층 2\./,
+    );
+    assert.doesNotMatch(extra, /정상입니다/);
+  },
+});

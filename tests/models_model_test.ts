@@ -384,3 +384,122 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "ids outside an embedding table are CourseErrors naming the argument, the value and the range",
+  ...opts,
+  async fn() {
+    await useBackend(TEST_BACKEND);
+    const model = new BertForSequenceClassification(new BertConfig(tiny), {
+      seed: 1,
+    }); // vocab_size 50, type_vocab_size 2
+    const ids = (rows: number[][]) => tf.tensor2d(rows, undefined, "int32");
+    const labels = tf.tensor1d([1], "int32");
+    const rejects = (
+      run: () => unknown,
+      message: RegExp,
+      hint: RegExp,
+      label: string,
+    ) =>
+      assert.throws(run, (e: unknown) => {
+        assert.ok(e instanceof CourseError, `${label}: ${e}`);
+        assert.equal(e.code, "model_input_out_of_range", label);
+        assert.match(e.message, message, label);
+        assert.match(e.hint, hint, label);
+        return true;
+      });
+    const forward = (
+      inputs: Parameters<typeof model.forward>[0],
+      training = false,
+    ) =>
+    () => tf.tidy(() => model.forward(inputs, { training }).logits);
+
+    rejects(
+      forward({ input_ids: ids([[2, 7, 50, 3]]) }),
+      /input_ids\[0\]\[2\] = 50 .*0\.\.49 \(vocab_size = 50\); 1 of 4/,
+      /토크나이저와 모델의 어휘/,
+      "id from a bigger vocabulary",
+    );
+    rejects(
+      forward({ input_ids: ids([[2, -100, 3]]) }),
+      /input_ids\[0\]\[1\] = -100/,
+      /labels/,
+      "-100 fed as an input id",
+    );
+    rejects(
+      forward({
+        input_ids: ids([[2, 7, 3]]),
+        token_type_ids: ids([[0, 1, 2]]),
+      }),
+      /token_type_ids\[0\]\[2\] = 2 .*0\.\.1 \(type_vocab_size = 2\)/,
+      /token_type_ids/,
+      "token type 2",
+    );
+    // The training path (inside tf.variableGrads), ids made from arrays as collate makes them.
+    rejects(
+      () =>
+        tf.variableGrads(() =>
+          model.forward({ input_ids: ids([[2, 60, 3]]), labels }, {
+            training: true,
+          }).loss!
+        ),
+      /input_ids\[0\]\[1\] = 60/,
+      /vocab_size 50/,
+      "training step",
+    );
+    // Valid ids still run.
+    const ok = tf.tidy(() =>
+      model.forward({ input_ids: ids([[2, 49, 3]]) }).logits!.shape
+    );
+    assert.deepEqual(ok, [1, 2]);
+
+    if (tf.getBackend() === "tensorflow") {
+      // Ids already used by an op live in TensorFlow, not in JS: a training step does not read
+      // them back, and a bad one still comes out as the CourseError (from the gather's failure).
+      const resident = (rows: number[][]) => {
+        const t = ids(rows);
+        tf.add(t, 0).dispose();
+        let reads = 0;
+        const dataSync = t.dataSync.bind(t);
+        t.dataSync = (() => (reads++, dataSync())) as typeof t.dataSync;
+        return { t, reads: () => reads };
+      };
+      const good = resident([[2, 7, 3]]);
+      tf.dispose(
+        tf.variableGrads(() =>
+          model.forward({ input_ids: good.t, labels }, { training: true })
+            .loss!
+        ).grads,
+      );
+      assert.equal(good.reads(), 0, "no readback in a training step");
+      tf.tidy(() => model.forward({ input_ids: good.t }).logits);
+      assert.equal(good.reads(), 1, "inference checks, with one readback");
+      const bad = resident([[2, 70, 3]]);
+      rejects(
+        forward({ input_ids: bad.t, labels }, true),
+        /input_ids\[0\]\[1\] = 70/,
+        /토크나이저/,
+        "device-resident bad id in training",
+      );
+    }
+    model.dispose();
+  },
+});
+
+Deno.test("a type_vocab_size 1 model explains a sentence pair", () => {
+  const model = new BertModel(new BertConfig({ ...tiny, type_vocab_size: 1 }));
+  assert.throws(
+    () =>
+      model.forward({
+        input_ids: tf.tensor2d([[2, 7, 3, 8, 3]], undefined, "int32"),
+        token_type_ids: tf.tensor2d([[0, 0, 0, 1, 1]], undefined, "int32"),
+      }),
+    (e: unknown) =>
+      e instanceof CourseError &&
+      /token_type_ids\[0\]\[3\] = 1 .*0\.\.0 \(type_vocab_size = 1\)/.test(
+        e.message,
+      ) && /type_vocab_size가 1/.test(e.hint),
+  );
+  model.dispose();
+});

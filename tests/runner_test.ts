@@ -164,3 +164,58 @@ sys.exit(run_notebook.main([sys.argv[1]]))
   assert.equal(always.stderr.match(/once more/g)?.length, 1);
   assert.match(always.stderr, /keep every output under 1024 KiB/);
 });
+
+Deno.test("a kernel that dies in a cell: the report names the cell, says what to do, keeps earlier outputs", async () => {
+  // `Deno.exit(1)`, SIGKILL (what the OOM killer sends), a full V8 heap: each once printed only
+  // "Kernel died", with no cell, no cause and nothing to do about it.
+  const notebook = join(FIXTURES, "kernel_dies.ipynb");
+  const dir = await Deno.makeTempDir();
+  const cases = [
+    { death: "exit", how: /exit code 1/, advice: /Deno\.exit\(\) 대신 throw/ },
+    { death: "kill", how: /signal SIGKILL/, advice: /메모리 부족/ },
+    { death: "oom", how: /signal/, advice: /힙 메모리가 가득/ },
+  ];
+  try {
+    for (const { death, how, advice } of cases) {
+      const executed = join(dir, `${death}.ipynb`);
+      const result = await runNotebooks([notebook, "--output", executed], [], {
+        RUNNER_DEATH: death,
+        // Room for the kernel to start, little enough to fill in a moment.
+        DENO_V8_FLAGS: "--max-old-space-size=200",
+      });
+      const report = `${death}:\n${result.stderr}`;
+      assert.equal(result.code, 1, report);
+      assert.match(result.stderr, /FAILED .*kernel_dies\.ipynb/, report);
+      assert.match(
+        result.stderr,
+        /cell 3 of 4 failed: the kernel died while it ran/,
+        report,
+      );
+      assert.match(result.stderr, /console\.log\("last words/, report);
+      assert.match(result.stderr, how, report);
+      assert.match(result.stderr, advice, report);
+      assert.match(
+        result.stderr,
+        /이 셀 뒤의 셀은 실행되지 않았습니다/,
+        report,
+      );
+      if (death === "oom") {
+        assert.match(result.stderr, /kernel stderr \(last lines\)/, report);
+        assert.match(result.stderr, /out of memory/, report);
+      }
+      // The executed copy keeps what ran and what was printed, and says in the cell what happened.
+      const saved: Notebook = JSON.parse(await Deno.readTextFile(executed));
+      const texts = cellTexts(saved);
+      assert.match(texts[1], /first cell ran/, report);
+      assert.match(texts[2], /last words before the kernel dies/, report);
+      const error = saved.cells[2].outputs!.find((o) =>
+        o.output_type === "error"
+      ) as Output & { ename: string; traceback: string[] };
+      assert.equal(error?.ename, "DeadKernelError", report);
+      assert.match(error.traceback.join("\n"), advice, report);
+      assert.equal(texts[3], "");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

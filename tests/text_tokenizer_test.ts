@@ -168,3 +168,121 @@ Deno.test("a Korean vocabulary loaded with do_lower_case=true warns about jamo",
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /doLowerCase: false/);
 });
+
+Deno.test("a broken tokenizer.json is a CourseError naming the file, not a TypeError", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tok-bad-"));
+  const file = join(dir, "tokenizer.json");
+  const vocabTxt = readFileSync(join(TINY, "vocab.txt"), "utf8");
+  const saved = JSON.parse(
+    JSON.stringify((await AutoTokenizer.fromPretrained(TINY)).tokenizerJson),
+  );
+  const broken: [string, unknown, RegExp][] = [
+    ["{}", {}, /empty object/],
+    ["null", null, /null, not an object/],
+    ["[]", [], /array, not an object/],
+    ["no model", { ...saved, model: undefined }, /no "model" section/],
+    [
+      "no vocab",
+      { ...saved, model: { ...saved.model, vocab: undefined } },
+      /"model\.vocab" is missing/,
+    ],
+    [
+      "string ids",
+      { ...saved, model: { ...saved.model, vocab: { "[UNK]": "0" } } },
+      /"model\.vocab" maps "\[UNK\]" to "0"/,
+    ],
+    ["bad normalizer", { ...saved, normalizer: "bert" }, /"normalizer"/],
+  ];
+  try {
+    for (const [label, content, reason] of broken) {
+      Deno.writeTextFileSync(file, JSON.stringify(content));
+      for (const vocabBeside of [false, true]) {
+        if (vocabBeside) {
+          Deno.writeTextFileSync(join(dir, "vocab.txt"), vocabTxt);
+        } else rmSync(join(dir, "vocab.txt"), { force: true });
+        await assert.rejects(
+          () => AutoTokenizer.fromPretrained(dir),
+          (e: unknown) => {
+            assert.ok(e instanceof CourseError, `${label}: ${e}`);
+            assert.equal(e.code, "TOKENIZER_BAD_FORMAT", label);
+            assert.ok(e.message.includes(file), `${label}: ${e.message}`);
+            assert.match(e.message, reason, label);
+            assert.match(e.hint, /savePretrained/, label);
+            assert.match(e.hint, /다시 내려받/, label);
+            assert.equal(/vocab\.txt/.test(e.hint), vocabBeside, label);
+            return true;
+          },
+          label,
+        );
+      }
+    }
+    // The same check guards a tokenizer built from an object in memory.
+    assert.throws(
+      () => new BertTokenizer({}),
+      (e: unknown) =>
+        e instanceof CourseError && e.code === "TOKENIZER_BAD_FORMAT",
+    );
+    // tokenizer_config.json must be an object too (a string would be spread into the config).
+    rmSync(file);
+    Deno.writeTextFileSync(join(dir, "tokenizer_config.json"), '"bert"');
+    await assert.rejects(
+      () => AutoTokenizer.fromPretrained(dir),
+      (e: unknown) =>
+        e instanceof CourseError && e.message.includes("tokenizer_config.json"),
+    );
+    // A file without a normalizer ("normalizer": null) still loads and takes overrides.
+    rmSync(join(dir, "tokenizer_config.json"));
+    Deno.writeTextFileSync(
+      file,
+      JSON.stringify({ ...saved, normalizer: null }),
+    );
+    const bare = await AutoTokenizer.fromPretrained(dir, {
+      doLowerCase: false,
+    });
+    assert.equal(bare.tokenizerJson.normalizer.lowercase, false);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("decode and batchDecode name a bad ids argument", () => {
+  const ids = kpf.encode("재밌어요");
+  const bad: [unknown, RegExp][] = [
+    [null, /decode: ids must be an array of token ids, got null/],
+    [undefined, /got undefined/],
+    [7, /got 7/],
+    ["재밌어요", /got the string/],
+    [[ids[0], 1.5], /ids\[1\] is 1\.5, not an integer/],
+    [[ids[0], "3"], /ids\[1\] is the string "3"/],
+    [[ids], /ids\[0\] is itself an array.*batchDecode/],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(
+      () => kpf.decode(value as number[]),
+      (e: unknown) =>
+        e instanceof CourseError && e.code === "TOKENIZER_BAD_IDS" &&
+        message.test(e.message) && /batchDecode/.test(e.hint),
+      String(value),
+    );
+  }
+  assert.throws(
+    () => kpf.batchDecode(null as unknown as number[][]),
+    /batchDecode: batch must be an array/,
+  );
+  assert.throws(
+    () => kpf.batchDecode([ids, null as unknown as number[]]),
+    /batchDecode: batch\[1\] must be an array/,
+  );
+  assert.throws(
+    () => kpf.convertIdsToTokens(null as unknown as number[]),
+    /convertIdsToTokens: ids must be an array/,
+  );
+  assert.throws(() => kpf.convertIdsToTokens(2.5), /id 2\.5 is not an integer/);
+  // Typed arrays (a tensor's dataSync()) are ids too.
+  assert.equal(
+    kpf.decode(Int32Array.from(ids) as unknown as number[], {
+      skipSpecialTokens: true,
+    }),
+    "재밌어요",
+  );
+});

@@ -16,18 +16,26 @@ Usage:
 
 Exit status 0 when every notebook ran; 1 when a cell failed (the report names the notebook, the
 cell number counted from 1, the head of its source and the error); 2 for bad arguments.
+
+When the kernel process dies in a cell (`Deno.exit()`, a crash, out of memory), the report and an
+error output in that cell say which cell, how the process ended, its last stderr lines and what to
+do (in Korean, like the lessons); outputs the kernel sent before it died are kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import collections
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -61,6 +69,36 @@ class LateOutputClient(NotebookClient):
         # parent msg id -> (cell, cell index), so a late message finds the cell that asked for it.
         self.cells_by_request: dict[str, tuple[Any, int]] = {}
         self.late_output_count = 0
+        self.kernel_process: subprocess.Popen[bytes] | None = None
+        self.kernel_stderr: KernelStderr | None = None
+        self.death: KernelDeath | None = None
+
+    async def async_start_new_kernel(self, **kw: Any) -> None:
+        # The kernel's stderr is piped through the runner (still shown live) so that a dying kernel's
+        # last words (a Rust panic, V8's "heap out of memory") can go into the report.
+        await super().async_start_new_kernel(stderr=subprocess.PIPE, **kw)
+        self.kernel_process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if self.kernel_process is not None and self.kernel_process.stderr is not None:
+            self.kernel_stderr = KernelStderr(self.kernel_process.stderr)
+
+    async def async_start_new_kernel_client(self) -> Any:
+        try:
+            return await super().async_start_new_kernel_client()
+        except RuntimeError as error:
+            if "Kernel died" not in str(error):
+                raise
+            # nbclient has already cleaned up; its atexit hook would now fail on the missing manager.
+            atexit.unregister(self._cleanup_kernel)
+            self.death = KernelDeath(None, self._kernel_exit_code(), self._stderr_tail())
+            raise DeadKernelError(str(error)) from error
+
+    def _kernel_exit_code(self) -> int | None:
+        """The process's exit status (negative: the signal that ended it); None while it runs."""
+        process = self.kernel_process
+        return process.poll() if process is not None else None
+
+    def _stderr_tail(self) -> list[str]:
+        return self.kernel_stderr.tail() if self.kernel_stderr else []
 
     async def _async_poll_output_msg(self, parent_msg_id: str, cell: Any, cell_index: int) -> None:
         self.cells_by_request[parent_msg_id] = (cell, cell_index)
@@ -105,12 +143,138 @@ class LateOutputClient(NotebookClient):
         except CellExecutionError:
             await self._drain_late_outputs()
             raise
+        except DeadKernelError:
+            # Messages the kernel sent before it died may still wait in the IOPub queue.
+            await self._drain_late_outputs()
+            exit_code = self._kernel_exit_code()
+            self.death = KernelDeath(cell_index, exit_code, self._stderr_tail())
+            cell.setdefault("metadata", {})["_failed"] = True
+            cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                "error",
+                ename="DeadKernelError",
+                evalue=f"커널이 이 셀을 실행하다 종료되었습니다 ({describe_exit(exit_code, korean=True)})",
+                traceback=self.death.notebook_lines(),
+            ))
+            raise
         if cell.cell_type == "code" and cell.source.strip():
             await self._drain_late_outputs()
         # Adjacent stream chunks are merged only once every cell has run (see run_notebook):
         # nbclient remembers display ids by output index, and a progress bar updated later
         # (even from a later cell) must still find its output at that index.
         return cell
+
+
+class KernelStderr:
+    """Copies the kernel's stderr to ours as it comes and keeps its last lines for the report."""
+
+    NOISE = re.compile(r'"deno jupyter" is unstable')
+    # What follows V8's fatal-error banner is a long C stack trace: it would push the reason out.
+    STACK_TRACE = re.compile(r"^=+ C stack trace =+$")
+
+    def __init__(self, stream: Any, keep: int = 12):
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self.in_stack_trace = False
+        self.thread = threading.Thread(target=self._copy, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _copy(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            out = getattr(sys.stderr, "buffer", None)
+            if out is not None:
+                out.write(raw)
+                out.flush()
+            else:
+                sys.stderr.write(raw.decode("utf-8", "replace"))
+            line = ANSI_ESCAPE.sub("", raw.decode("utf-8", "replace")).rstrip()
+            if self.STACK_TRACE.match(line.strip()):
+                self.in_stack_trace = True
+            if line.strip() and not self.NOISE.search(line) and not self.in_stack_trace:
+                self.lines.append(line[:300])
+
+    def tail(self) -> list[str]:
+        self.thread.join(timeout=2)  # the pipe closes once the process is gone
+        return list(self.lines)
+
+
+def describe_exit(exit_code: int | None, korean: bool = False) -> str:
+    if exit_code is None:
+        return "종료 코드 모름" if korean else "exit code unknown"
+    if exit_code < 0:
+        try:
+            name = f"{signal.Signals(-exit_code).name} ({-exit_code})"
+        except ValueError:
+            name = str(-exit_code)
+        return f"신호 {name}" if korean else f"killed by signal {name}"
+    return f"종료 코드 {exit_code}" if korean else f"exit code {exit_code}"
+
+
+V8_OUT_OF_MEMORY = re.compile(r"out of memory|heap limit|allocation failed", re.IGNORECASE)
+LESS_MEMORY = ("COURSE_QUICK=1(빠른 모드)로 실행하거나 batchSize·maxLength·데이터 크기를 줄이고, 메모리를 쓰는"
+               " 다른 노트북과 프로그램을 닫은 뒤 다시 실행하세요.")
+
+
+def kernel_death_advice(exit_code: int | None, stderr_tail: list[str]) -> list[str]:
+    """Korean, for learners: why a kernel process ends like this, and what to do."""
+    signal_number = -exit_code if exit_code is not None and exit_code < 0 else None
+    if any(V8_OUT_OF_MEMORY.search(line) for line in stderr_tail):
+        advice = ["자바스크립트(V8) 힙 메모리가 가득 차서 커널이 끝났습니다.",
+                  LESS_MEMORY + " 텐서는 tf.tidy()나 dispose()로 정리하고, 큰 배열을 변수에 계속 쌓지 마세요."
+                  " 더 큰 힙이 꼭 필요하면 DENO_V8_FLAGS=--max-old-space-size=8192처럼 한도를 올려 Jupyter를 시작하세요."]
+    elif signal_number == signal.SIGKILL:
+        advice = ["운영체제가 커널 프로세스를 강제로 끝냈습니다(SIGKILL). 대부분 메모리 부족입니다"
+                  "(리눅스 OOM killer, 컨테이너 메모리 한도).", LESS_MEMORY]
+    elif signal_number is not None:
+        advice = ["커널 프로세스가 비정상 종료했습니다(충돌). 네이티브 라이브러리(TensorFlow, WebGPU)의 오류이거나"
+                  " 메모리 부족일 수 있습니다.",
+                  "터미널에 찍힌 커널 stderr를 확인하세요. 네이티브 엔진 문제로 보이면 COURSE_BACKEND=wasm"
+                  " (또는 cpu)로, 메모리 문제로 보이면 batchSize·maxLength를 줄여 다시 실행해 보세요."]
+    elif exit_code is not None:
+        advice = ["커널 프로세스가 스스로 끝났습니다. 셀 코드가 Deno.exit()를 불렀거나, 처리되지 않은 오류"
+                  "(await하지 않은 Promise의 오류 등)로 Deno가 종료되었을 수 있습니다.",
+                  "노트북 안에서는 Deno.exit() 대신 throw new Error(...)로 멈추고, 비동기 호출에는 await를 붙이세요."]
+    else:
+        advice = ["커널 프로세스가 응답 없이 사라졌습니다.",
+                  "터미널에 찍힌 커널 stderr를 확인하고, 메모리 사용량을 줄여 다시 실행해 보세요."]
+    return [*advice, "이 셀 뒤의 셀은 실행되지 않았습니다. Jupyter에서는 Kernel → Restart Kernel 후 처음부터"
+                     " 다시 실행하세요."]
+
+
+class KernelDeath:
+    """Where and how the kernel process died (cell_index None: while it was starting)."""
+
+    def __init__(self, cell_index: int | None, exit_code: int | None, stderr_tail: list[str]):
+        self.cell_index = cell_index
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+    def advice(self) -> list[str]:
+        return kernel_death_advice(self.exit_code, self.stderr_tail)
+
+    def notebook_lines(self) -> list[str]:
+        """The traceback of the error output left in the cell (Jupyter shows it under the cell)."""
+        lines = [f"커널이 이 셀을 실행하다 종료되었습니다 ({describe_exit(self.exit_code, korean=True)}).",
+                 *("→ " + line for line in self.advice())]
+        if self.stderr_tail:
+            lines.append("커널 stderr 마지막 줄:")
+            lines.extend("    " + line for line in self.stderr_tail)
+        return lines
+
+    def report(self, nb: Any) -> str:
+        if self.cell_index is None:
+            lines = [f"the kernel died while starting ({describe_exit(self.exit_code)}), before any cell ran"]
+        else:
+            lines = [f"cell {self.cell_index + 1} of {len(nb.cells)} failed: the kernel died while it ran"
+                     f" ({describe_exit(self.exit_code)}):",
+                     source_head(nb.cells[self.cell_index].source)]
+        if self.stderr_tail:
+            lines.append("kernel stderr (last lines):")
+            lines.extend("    " + line for line in self.stderr_tail)
+        advice = self.advice()
+        if self.cell_index is None:
+            advice = advice[:-1] + ["`deno jupyter --install --force`로 커널을 다시 설치하고, DENO_V8_FLAGS 같은"
+                                    " 환경 변수가 커널을 막고 있지 않은지 확인하세요."]
+        lines.extend("→ " + line for line in advice)
+        return "\n".join(lines)
 
 
 def merge_adjacent_streams(outputs: list[Any]) -> list[Any]:
@@ -217,7 +381,11 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
         if index is not None:
             nb.cells[index].setdefault("metadata", {})["_failed"] = True
         print(f"FAILED {path}: timeout after {timeout}s\n{describe_failure(nb, error)}", file=sys.stderr)
-    except (CellExecutionError, DeadKernelError) as error:
+    except DeadKernelError as error:
+        ok = False
+        death = client.death or KernelDeath(None, client._kernel_exit_code(), client._stderr_tail())
+        print(f"FAILED {path}: {death.report(nb)}", file=sys.stderr)
+    except CellExecutionError as error:
         ok = False
         print(f"FAILED {path}: {describe_failure(nb, error)}", file=sys.stderr)
     except Exception as error:  # a runner or kernel-protocol fault: still report which cell, keep the copy

@@ -2,7 +2,7 @@
  * Download progress. Kept pluggable: pass `progress: false` to silence it, a callback to receive
  * numbers, or any object implementing `ProgressReporter` (e.g. a widget from lib/viz).
  */
-import { formatBytes } from "../runtime/format.ts";
+import { escapeHtml, formatBytes } from "../runtime/format.ts";
 
 export interface ProgressReporter {
   start(label: string, totalBytes: number | undefined): void;
@@ -158,13 +158,6 @@ export class JupyterProgress implements ProgressReporter {
       transient: { display_id: this.#id },
     }).catch(() => {});
   }
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(
-    />/g,
-    "&gt;",
-  );
 }
 
 function safeIsTerminal(): boolean {

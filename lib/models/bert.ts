@@ -9,6 +9,7 @@ import { activation, dropout, linear, matMul, nativeKernels } from "./ops.ts";
 import { type ParameterList, seededIntegers } from "./parameters.ts";
 import { BertPreTrainedModel, type ModelOptions } from "./pretrained.ts";
 import { CourseError } from "../runtime/errors.ts";
+import { checkIdRanges, explainGatherError } from "./input_ids.ts";
 
 /** What every `forward` accepts (HF argument names). int32 tensors [batch, seq]. */
 export interface BertInputs {
@@ -350,7 +351,12 @@ class BertPooler {
   }
 }
 
-export function checkInputs(inputs: BertInputs, config: BertConfig): void {
+/** Shapes and dtypes, and every id inside its embedding table (cheaply: see input_ids.ts). */
+export function checkInputs(
+  inputs: BertInputs,
+  config: BertConfig,
+  { training = false } = {},
+): void {
   const ids = inputs?.input_ids;
   if (!ids || ids.rank !== 2) {
     throw new CourseError(
@@ -389,6 +395,7 @@ export function checkInputs(inputs: BertInputs, config: BertConfig): void {
       );
     }
   }
+  checkIdRanges(inputs, config, { training });
 }
 
 /** The bare encoder (HF `BertModel`); parameter names have no `bert.` prefix. */
@@ -429,7 +436,7 @@ export class BertModel extends BertPreTrainedModel {
   }
 
   forward(inputs: BertInputs, options: ForwardOptions = {}): BertModelOutput {
-    checkInputs(inputs, this.config);
+    checkInputs(inputs, this.config, { training: options.training });
     const ctx: Context = {
       training: options.training ?? false,
       seeds: this.seeds,
@@ -439,7 +446,11 @@ export class BertModel extends BertPreTrainedModel {
       const maskBias = BertModel.maskBias(
         inputs.attention_mask ?? tf.ones([b, s], "int32"),
       );
-      let hidden = this.embeddings.apply(inputs, ctx);
+      let hidden = explainGatherError(
+        () => this.embeddings.apply(inputs, ctx),
+        inputs,
+        this.config,
+      );
       const hiddenStates: tf.Tensor3D[] = [hidden];
       const attentions: tf.Tensor4D[] = [];
       for (const layer of this.layers) {

@@ -17,6 +17,7 @@ import {
   ParameterList,
 } from "./parameters.ts";
 import { resolveWeightsDir } from "./resolve.ts";
+import { newWeightsNotice, unusedWeightsNotice } from "./loading_report.ts";
 import { CourseError } from "../runtime/errors.ts";
 
 export interface ModelOptions {
@@ -169,30 +170,15 @@ export abstract class BertPreTrainedModel {
 
   private reportLoading(info: LoadingInfo, dir: string): void {
     const name = this.constructor.name;
-    const newly = [
-      ...info.missing_keys,
-      ...info.mismatched_keys.map((m) => m.key),
-    ];
-    if (newly.length) {
-      console.warn(
-        `[알림] ${name}의 일부 가중치는 ${dir} 체크포인트에 없어 새로 초기화되었습니다: ${
-          newly.join(", ")
-        }\n` +
-          "  새 헤드라면 정상입니다. 다운스트림 태스크로 학습(파인튜닝)한 뒤 사용하세요.",
-      );
-    }
-    const unexpected = info.unexpected_keys;
-    if (unexpected.length) {
-      const shown = unexpected.length > 8
-        ? [...unexpected.slice(0, 8), `... (${unexpected.length}개)`]
-        : unexpected;
-      console.warn(
-        `[알림] ${dir} 체크포인트의 일부 가중치는 ${name}에서 쓰이지 않았습니다: ${
-          shown.join(", ")
-        }\n` +
-          "  다른 헤드(예: 사전학습 MLM/NSP 헤드)로 저장된 체크포인트라면 정상입니다.",
-      );
-    }
+    const newly = newWeightsNotice(info, name, dir);
+    if (newly) console.warn(newly);
+    const unused = unusedWeightsNotice(
+      info,
+      name,
+      dir,
+      this.config.num_hidden_layers,
+    );
+    if (unused) console.warn(unused);
   }
 
   /** Writes `config.json` (architectures set) and `model.safetensors`, loadable by HF Python. */

@@ -11,3 +11,12 @@ export function formatBytes(bytes: number): string {
   const sign = bytes < 0 ? "-" : "";
   return `${sign}${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** Text for HTML outputs (tables, progress bars), attribute-safe. */
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;");
+}

@@ -131,8 +131,16 @@ export type Pipeline<T extends TaskName> =
     dispose(): Promise<void>;
   };
 
+/** Other names of a task, as transformers.js keeps them: one row per task, aliases point at it. */
+const TASK_ALIASES = {
+  "sentiment-analysis": "text-classification",
+  "ner": "token-classification",
+} as const satisfies Partial<Record<TaskName, TaskName>>;
+
+type CanonicalTask = Exclude<TaskName, keyof typeof TASK_ALIASES>;
+
 interface TaskSpec {
-  canonical: Exclude<TaskName, "sentiment-analysis" | "ner">;
+  canonical: CanonicalTask;
   exportTask: ExportTask;
   architecture: string;
   modelClass: {
@@ -156,13 +164,8 @@ const SEQUENCE_CLASSIFICATION = {
   outputs: ["logits"],
 } as const;
 
-const TASKS: Record<TaskName, TaskSpec> = {
+const TASKS: Record<CanonicalTask, TaskSpec> = {
   "text-classification": {
-    canonical: "text-classification",
-    ...SEQUENCE_CLASSIFICATION,
-    run: textClassification,
-  },
-  "sentiment-analysis": {
     canonical: "text-classification",
     ...SEQUENCE_CLASSIFICATION,
     run: textClassification,
@@ -199,15 +202,6 @@ const TASKS: Record<TaskName, TaskSpec> = {
     outputs: ["logits"],
     run: tokenClassification,
   },
-  "ner": {
-    canonical: "token-classification",
-    exportTask: "token-classification",
-    architecture: "BertForTokenClassification",
-    modelClass: BertForTokenClassification,
-    headWeight: "classifier.weight",
-    outputs: ["logits"],
-    run: tokenClassification,
-  },
   "question-answering": {
     canonical: "question-answering",
     exportTask: "question-answering",
@@ -226,6 +220,14 @@ const COMPATIBLE_ARCHITECTURES: Record<string, string[]> = {
   BertForNextSentencePrediction: ["BertForPreTraining"],
 };
 
+function taskSpec(task: string): TaskSpec | undefined {
+  const canonical = (TASK_ALIASES as Record<string, CanonicalTask>)[task] ??
+    task;
+  return Object.hasOwn(TASKS, canonical)
+    ? TASKS[canonical as CanonicalTask]
+    : undefined;
+}
+
 /** A loaded model with its tokenizer (e.g. right after training). */
 export interface LoadedModel {
   model: BertPreTrainedModel;
@@ -237,12 +239,14 @@ export async function pipeline<T extends TaskName>(
   model: string | LoadedModel,
   options: PipelineOptions = {},
 ): Promise<Pipeline<T>> {
-  const spec = TASKS[task];
+  const spec = taskSpec(task);
   if (!spec) {
     throw new CourseError(
       "TASK_UNKNOWN",
       `unknown task "${task}"`,
-      `task는 ${Object.keys(TASKS).join(", ")} 중 하나입니다.`,
+      `task는 ${
+        [...Object.keys(TASKS), ...Object.keys(TASK_ALIASES)].join(", ")
+      } 중 하나입니다.`,
     );
   }
   let engineName = options.engine ?? DEFAULT_ENGINE;

@@ -4,6 +4,7 @@ import { resolveModelDir } from "../hub/mod.ts";
 import { CourseError } from "../runtime/errors.ts";
 import { BertTokenizer } from "./bert_tokenizer.ts";
 import {
+  assertTokenizerJson,
   buildTokenizerJson,
   parseVocabTxt,
   settingsFromConfig,
@@ -41,7 +42,8 @@ function resolveFolder(dirOrHubId: string): Promise<string> {
   return resolveModelDir(dirOrHubId, [], { optional: TOKENIZER_FILES });
 }
 
-function readJson(path: string): TokenizerConfig | undefined {
+/** The parsed file (any JSON value, `null` included), or undefined when there is no such file. */
+function readJson(path: string): unknown {
   if (!existsSync(path)) return undefined;
   try {
     return JSON.parse(readFileSync(path, "utf8"));
@@ -63,11 +65,40 @@ function countHangulSyllables(vocab: Record<string, number>): number {
   return count;
 }
 
+function readConfig(path: string): TokenizerConfig {
+  const config = readJson(path);
+  if (config === undefined || config === null) return {};
+  if (typeof config !== "object" || Array.isArray(config)) {
+    throw new CourseError(
+      "TOKENIZER_BAD_FORMAT",
+      `${path} is not a usable tokenizer_config.json: it is ${
+        Array.isArray(config) ? "an array" : typeof config
+      }, not an object`,
+      'tokenizer_config.json은 { "do_lower_case": false, ... } 같은 JSON 객체여야 합니다. ' +
+        "tokenizer.savePretrained(폴더)로 다시 저장하거나, 내려받은 모델이라면 캐시의 파일을 지우고 다시 내려받으세요.",
+    );
+  }
+  return config as TokenizerConfig;
+}
+
 function applyOverrides(
   json: TokenizerJson,
   config: TokenizerConfig,
   options: TokenizerLoadOptions,
 ): void {
+  const overridesNormalizer = options.doLowerCase !== undefined ||
+    options.stripAccents !== undefined ||
+    options.tokenizeChineseChars !== undefined;
+  if (overridesNormalizer && !json.normalizer) {
+    // A tokenizer.json without a normalizer ("normalizer": null) changes nothing but what is asked.
+    json.normalizer = {
+      type: "BertNormalizer",
+      clean_text: false,
+      handle_chinese_chars: false,
+      strip_accents: false,
+      lowercase: false,
+    };
+  }
   if (options.doLowerCase !== undefined) {
     json.normalizer.lowercase = options.doLowerCase;
     config.do_lower_case = options.doLowerCase;
@@ -106,20 +137,18 @@ export const AutoTokenizer = {
     options: TokenizerLoadOptions = {},
   ): Promise<BertTokenizer> {
     const folder = await resolveFolder(dirOrHubId);
-    const config: TokenizerConfig =
-      readJson(join(folder, "tokenizer_config.json")) ?? {};
-    let json = readJson(join(folder, "tokenizer.json"));
-    if (json) {
-      if (json.model?.type && json.model.type !== "WordPiece") {
-        throw new CourseError(
-          "TOKENIZER_NOT_WORDPIECE",
-          `${folder}/tokenizer.json is a ${json.model.type} tokenizer, not BERT WordPiece`,
-          "이 코스의 토크나이저는 BERT(WordPiece) 계열만 다룹니다. BERT 체크포인트를 고르세요.",
-        );
-      }
+    const config = readConfig(join(folder, "tokenizer_config.json"));
+    const jsonPath = join(folder, "tokenizer.json");
+    const vocabPath = join(folder, "vocab.txt");
+    const stored = readJson(jsonPath);
+    let json: TokenizerJson;
+    if (stored !== undefined) {
+      assertTokenizerJson(stored, jsonPath, {
+        vocabTxtBeside: existsSync(vocabPath),
+      });
+      json = stored;
       json.model.type = "WordPiece";
     } else {
-      const vocabPath = join(folder, "vocab.txt");
       if (!existsSync(vocabPath)) {
         throw new CourseError(
           "TOKENIZER_NOT_FOUND",

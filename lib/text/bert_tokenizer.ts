@@ -6,6 +6,7 @@ import { CourseError } from "../runtime/errors.ts";
 import { assertNotBlank, assertText, toNfc } from "./normalize.ts";
 import { alignTokens, type Offset } from "./offsets.ts";
 import {
+  assertTokenizerJson,
   type BertTokenizerSettings,
   settingsFromTokenizerJson,
   type TokenizerConfig,
@@ -104,6 +105,7 @@ export class BertTokenizer {
     tokenizerJson: TokenizerJson,
     tokenizerConfig: TokenizerConfig = {},
   ) {
+    assertTokenizerJson(tokenizerJson, "tokenizerJson");
     const callable =
       ((text: string | string[], options?: TokenizerCallOptions) =>
         (callable as unknown as BertTokenizer).call(
@@ -266,6 +268,12 @@ export class BertTokenizer {
   convertIdsToTokens(ids: number): string;
   convertIdsToTokens(ids: number[]): string[];
   convertIdsToTokens(ids: number | number[]): string | string[] {
+    if (typeof ids === "number" && !Number.isInteger(ids)) {
+      throw badIds(`convertIdsToTokens: id ${ids} is not an integer token id`);
+    }
+    const list = typeof ids === "number"
+      ? [ids]
+      : tokenIds(ids, "convertIdsToTokens");
     const one = (id: number) => {
       const token = this.idToToken[id];
       if (token === undefined) {
@@ -277,7 +285,7 @@ export class BertTokenizer {
       }
       return token;
     };
-    return typeof ids === "number" ? one(ids) : ids.map(one);
+    return typeof ids === "number" ? one(list[0]) : list.map(one);
   }
 
   /** ids -> text; WordPiece "##" pieces are glued back. */
@@ -288,9 +296,10 @@ export class BertTokenizer {
       cleanUpTokenizationSpaces?: boolean;
     } = {},
   ): string {
-    const list = ids instanceof tf.Tensor
-      ? (ids.arraySync() as number[]).flat()
-      : ids;
+    const list = tokenIds(
+      ids instanceof tf.Tensor ? (ids.arraySync() as number[]).flat() : ids,
+      "decode",
+    );
     if (list.length === 0) return "";
     this.convertIdsToTokens(list); // validates the ids with a clear error
     return this.hf.decode(list, {
@@ -309,7 +318,16 @@ export class BertTokenizer {
     const rows = batch instanceof tf.Tensor
       ? (batch.arraySync() as number[][])
       : batch;
-    return rows.map((row) => this.decode(row, options));
+    if (!Array.isArray(rows)) {
+      throw badIds(
+        `batchDecode: batch must be an array of id arrays, got ${
+          describeIds(rows)
+        }`,
+      );
+    }
+    return rows.map((row, i) =>
+      this.decode(tokenIds(row, "batchDecode", `batch[${i}]`), options)
+    );
   }
 
   /** One example, unpadded: truncation happens on word pieces, then [CLS] A [SEP] (B [SEP]). */
@@ -549,6 +567,52 @@ export class BertTokenizer {
       JSON.stringify(specialMap, null, 2) + "\n",
     );
   }
+}
+
+function describeIds(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return `an array (${value.length} items)`;
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "number") return String(value);
+  return typeof value;
+}
+
+function badIds(message: string): CourseError {
+  return new CourseError(
+    "TOKENIZER_BAD_IDS",
+    message,
+    "정수 토큰 id 배열 하나를 넣으세요 (예: tokenizer.decode(encoding.input_ids)). " +
+      "여러 문장이면 batchDecode(ids[][])를 쓰고, 모델 출력(logits)이라면 먼저 tf.argMax(logits, -1)로 id를 고르세요.",
+  );
+}
+
+/**
+ * Token ids as a plain number[] (arrays and typed arrays accepted); a CourseError naming
+ * `method` and its argument `name` otherwise.
+ */
+function tokenIds(ids: unknown, method: string, name = "ids"): number[] {
+  if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) {
+    throw badIds(
+      `${method}: ${name} must be an array of token ids, got ${
+        describeIds(ids)
+      }`,
+    );
+  }
+  const list = Array.from(ids as ArrayLike<unknown>);
+  const bad = list.findIndex((id) =>
+    typeof id !== "number" || !Number.isInteger(id)
+  );
+  if (bad >= 0) {
+    const value = list[bad];
+    throw badIds(
+      Array.isArray(value)
+        ? `${method}: ${name}[${bad}] is itself an array; ${method} takes one sequence (batchDecode takes several)`
+        : `${method}: ${name}[${bad}] is ${
+          describeIds(value)
+        }, not an integer token id`,
+    );
+  }
+  return list as number[];
 }
 
 function toInt32Tensor(rows: number[][]): tf.Tensor2D {

@@ -4,8 +4,10 @@
  * a fast loop does not flood the notebook.
  *
  * It lives in lib/train (not lib/viz) because the Trainer draws it: a lower layer never imports a
- * higher one. It imports nothing else from lib; lib/viz re-exports it for notebooks.
+ * higher one. It imports only lib/runtime; lib/viz re-exports it for notebooks.
  */
+import { escapeHtml } from "../runtime/format.ts";
+import { inJupyter } from "../runtime/kernel.ts";
 
 export interface ProgressState {
   step: number;
@@ -36,15 +38,8 @@ export interface ProgressOptions {
   liveLossCurve?: boolean;
 }
 
-/** True inside a Deno Jupyter kernel; reading `Deno.jupyter` elsewhere throws, hence the try. */
-export function isJupyter(): boolean {
-  try {
-    // deno-lint-ignore no-explicit-any
-    return typeof (Deno as any).jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
+/** Kept for callers of the old name; the one test lives in lib/runtime/kernel.ts. */
+export const isJupyter: () => boolean = inJupyter;
 
 function resolveMode(mode: ProgressMode): Exclude<ProgressMode, "auto"> {
   if (mode !== "auto") return mode;
@@ -104,13 +99,6 @@ export function renderTextLine(state: ProgressState, width = 24): string {
     parts.push(`학습 파라미터 ${fmtCount(state.trainableParams)}`);
   }
   return parts.join(" | ");
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(
-    />/g,
-    "&gt;",
-  );
 }
 
 /** A small inline SVG loss curve: no plotly JS needed, so it redraws cheaply in place. */

@@ -5,8 +5,9 @@
  */
 
 import { inJupyter } from "../runtime/kernel.ts";
+import { escapeHtml } from "../runtime/format.ts";
 
-export { inJupyter };
+export { escapeHtml, inJupyter };
 
 /** A Jupyter MIME bundle: MIME type -> data. */
 export type MediaBundle = Record<string, unknown>;
@@ -32,12 +33,4 @@ export function displayable(bundle: MediaBundle): {
   [key: symbol]: () => MediaBundle;
 } {
   return { [Symbol.for("Jupyter.display")]: () => bundle };
-}
-
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;");
 }
