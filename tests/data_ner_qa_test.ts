@@ -7,10 +7,14 @@ import {
   bestAnswerSpan,
   entitiesFromTokenLabels,
   prepareQaFeatures,
+  rankAnswerSpans,
   tokenizeAndAlignLabels,
 } from "../lib/data/mod.ts";
+import { getEntities } from "../lib/data/bio.ts";
+import { splitIntoWindows } from "../lib/data/windows.ts";
+import { groupEntities } from "../lib/tasks/token_classification.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
-import { AutoTokenizer } from "../lib/text/mod.ts";
+import { AutoTokenizer, type Offset } from "../lib/text/mod.ts";
 import { MIRROR } from "./test_paths.ts";
 
 const mirror = MIRROR;
@@ -200,5 +204,129 @@ Deno.test("QA: NFD context and wrong answer_start", () => {
         tokenizer,
       ),
     CourseError,
+  );
+});
+
+Deno.test("QA windows are splitIntoWindows' ranges (the one windowing rule)", () => {
+  const context = "이 문장은 답과 관계없는 긴 설명입니다. ".repeat(12);
+  const question = "정답은?";
+  const features = prepareQaFeatures(question, context, null, tokenizer, {
+    maxLength: 40,
+    docStride: 8,
+  });
+  const q = tokenizer.wordPieces(question).ids.length;
+  const pieces = tokenizer.wordPieces(context, { offsets: true });
+  const windows = splitIntoWindows(pieces.ids.length, 40 - q - 3, 8);
+  assert.equal(features.length, windows.length);
+  features.forEach((f, i) => {
+    const { begin, end } = windows[i];
+    assert.deepEqual(
+      f.offset_mapping.filter((o) => o !== null),
+      pieces.offsets!.slice(begin, end),
+    );
+  });
+});
+
+Deno.test("rankAnswerSpans: start+end logits, context only, max length, best across windows, null", () => {
+  // Two windows over "가나다라": tokens 0 [CLS], 1 question, 2-3 context, 4 [SEP].
+  const context = "가나다라";
+  const w0 = {
+    offset_mapping: [null, null, [0, 1], [1, 2], null] as (Offset | null)[],
+    context,
+  };
+  const w1 = {
+    offset_mapping: [null, null, [1, 2], [2, 3], [3, 4], null] as (
+      | Offset
+      | null
+    )[],
+    context,
+  };
+  const windows = [
+    // The question token's logits are the largest: never an answer.
+    { feature: w0, startLogits: [1, 50, 3, 0, 0], endLogits: [1, 50, 0, 2, 0] },
+    {
+      feature: w1,
+      startLogits: [0, 0, 1, 4, 0, 0],
+      endLogits: [0, 0, 0, 0, 2, 0],
+    },
+  ];
+  const [best] = rankAnswerSpans(windows);
+  // w0's best is 가나 (3 + 2 = 5); w1's best is 다라 (4 + 2 = 6): across windows the sum decides.
+  assert.deepEqual([best.text, best.score, best.window], ["다라", 6, 1]);
+  assert.deepEqual([best.startToken, best.endToken], [3, 4]);
+  // Max length 1: single tokens only.
+  assert.deepEqual(
+    rankAnswerSpans(windows, { maxAnswerLength: 1, topK: 2 }).map((s) => [
+      s.text,
+      s.score,
+    ]),
+    [["다", 4], ["가", 3]],
+  );
+  // 나 is in both windows: listed once, with its better score.
+  const all = rankAnswerSpans(windows, { topK: 100 });
+  assert.equal(all.filter((s) => s.text === "나").length, 1);
+  assert.equal(all.find((s) => s.text === "나")!.score, 2);
+  assert.ok(all.every((s, i) => i === 0 || all[i - 1].score >= s.score));
+  // The null answer: the smallest start[CLS] + end[CLS] over the windows (0 here), ranked among spans.
+  const withNull = rankAnswerSpans(windows, {
+    topK: 100,
+    handleImpossibleAnswer: true,
+  });
+  const nullAnswer = withNull.find((s) => s.text === "")!;
+  assert.deepEqual(
+    [nullAnswer.start, nullAnswer.end, nullAnswer.score, nullAnswer.window],
+    [0, 0, 0, 1],
+  );
+  assert.ok(
+    withNull.every((s, i) => i === 0 || withNull[i - 1].score >= s.score),
+  );
+  const confident = rankAnswerSpans([{
+    feature: w0,
+    startLogits: [9, 0, 1, 0, 0],
+    endLogits: [9, 0, 0, 1, 0],
+  }], { handleImpossibleAnswer: true });
+  assert.equal(confident[0].text, "");
+  // bestAnswerSpan is the one-window case; no context token -> null.
+  assert.equal(
+    bestAnswerSpan(w0, windows[0].startLogits, windows[0].endLogits)!.text,
+    "가나",
+  );
+  assert.equal(
+    bestAnswerSpan({ offset_mapping: [null, null], context }, [1, 1], [1, 1]),
+    null,
+  );
+});
+
+Deno.test("BIO decoding: NER spans, pipeline groups and entity scores share getEntities", () => {
+  const tags = ["B-PS", "I-PS", "O", "I-LC", "I-LC", "B-LC", "I-PS", "O"];
+  const text = "ABCDEFGH";
+  const offsets = [...text].map((_, i) => [i, i + 1] as Offset);
+  const spans = entitiesFromTokenLabels(
+    text,
+    [[0, 0], ...offsets, [0, 0]],
+    [-100, ...tags.map((t) => label2id[t]), -100],
+    id2label,
+  );
+  const chunks = getEntities(tags);
+  assert.deepEqual(
+    spans.map((s) => [s.entity, s.start, s.end]),
+    chunks.map((c) => [c.type, c.start, c.end + 1]),
+  );
+  assert.deepEqual(spans.map((s) => s.word), ["AB", "DE", "F", "G"]);
+  // The pipeline's groups are the same chunks once O pieces are left out.
+  const groups = groupEntities(
+    tags.map((entity, i) => ({
+      entity,
+      score: 1,
+      index: i + 1,
+      word: text[i],
+      start: i,
+      end: i + 1,
+    })),
+    text,
+  ).filter((g) => g.entity_group !== "O");
+  assert.deepEqual(
+    groups.map((g) => [g.entity_group, g.start, g.end]),
+    spans.map((s) => [s.entity, s.start, s.end]),
   );
 });

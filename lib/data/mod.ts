@@ -45,4 +45,8 @@ export {
   type QaFeature,
   type QaOptions,
   type QaPrediction,
+  type QaSpan,
+  type QaSpanOptions,
+  type QaWindowLogits,
+  rankAnswerSpans,
 } from "./qa.ts";

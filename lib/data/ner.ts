@@ -1,5 +1,6 @@
 import { CourseError } from "../runtime/errors.ts";
 import type { BertTokenizer, Offset } from "../text/bert_tokenizer.ts";
+import { getEntities } from "./bio.ts";
 
 export interface NerExample {
   input_ids: number[];
@@ -145,9 +146,10 @@ export interface EntitySpan {
 }
 
 /**
- * The inverse, for inference: token label ids -> entity spans in the text (BIO decoding).
- * A token tagged I-X right after an X entity extends it; B-X (or I-X after something else)
- * starts a new one.
+ * The inverse, for inference: token label ids -> entity spans in the text. The tags of the
+ * tokens that cover text (special tokens, with empty offsets, are skipped) are chunked by
+ * `getEntities` (seqeval's rule): I-X right after an X entity extends it; B-X, or I-X after
+ * anything else, starts a new one; O (and an unknown id, such as -100) ends it.
  */
 export function entitiesFromTokenLabels(
   text: string,
@@ -155,22 +157,13 @@ export function entitiesFromTokenLabels(
   labelIds: number[],
   id2label: Record<number, string>,
 ): EntitySpan[] {
-  const spans: EntitySpan[] = [];
-  let current: EntitySpan | null = null;
-  labelIds.forEach((labelId, i) => {
-    const [start, end] = offsets[i];
-    if (start === end) return;
-    const tag = id2label[labelId] ?? "O";
-    const [prefix, type] = tag.includes("-") ? tag.split("-", 2) : [tag, ""];
-    if (prefix === "I" && current && current.entity === type) {
-      current.end = end;
-    } else if (prefix === "B" || prefix === "I") {
-      current = { entity: type, start, end, word: "" };
-      spans.push(current);
-    } else {
-      current = null;
-    }
+  const tokens = labelIds.flatMap((_, i) =>
+    offsets[i][0] === offsets[i][1] ? [] : [i]
+  );
+  const tags = tokens.map((i) => id2label[labelIds[i]] ?? "O");
+  return getEntities(tags).map(({ type, start: first, end: last }) => {
+    const start = offsets[tokens[first]][0];
+    const end = offsets[tokens[last]][1];
+    return { entity: type, start, end, word: text.slice(start, end) };
   });
-  for (const span of spans) span.word = text.slice(span.start, span.end);
-  return spans;
 }

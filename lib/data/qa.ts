@@ -1,5 +1,6 @@
 import { CourseError } from "../runtime/errors.ts";
 import type { BertTokenizer, Offset } from "../text/bert_tokenizer.ts";
+import { splitIntoWindows } from "./windows.ts";
 
 export interface QaAnswer {
   text: string;
@@ -65,84 +66,158 @@ export function prepareQaFeatures(
       );
     }
   }
-  const features: QaFeature[] = [];
+  const contextStart = q.length + 2;
   const offsets = ctx.offsets!;
-  for (let from = 0;; from += budget - docStride) {
-    const to = Math.min(from + budget, ctx.ids.length);
-    const contextStart = q.length + 2;
-    const feature: QaFeature = {
-      input_ids: [
-        tokenizer.clsTokenId,
-        ...q,
-        tokenizer.sepTokenId,
-        ...ctx.ids.slice(from, to),
-        tokenizer.sepTokenId,
-      ],
-      token_type_ids: [
-        ...new Array(contextStart).fill(0),
-        ...new Array(to - from + 1).fill(1),
-      ],
-      start_positions: 0,
-      end_positions: 0,
-      offset_mapping: [
-        ...new Array<null>(contextStart).fill(null),
-        ...offsets.slice(from, to),
-        null,
-      ],
-      context: nfcContext,
-    };
-    if (
-      answer && to > from && offsets[from][0] <= startChar &&
-      offsets[to - 1][1] >= endChar
-    ) {
-      let s = from;
-      while (s < to && offsets[s][0] <= startChar) s++;
-      let e = to - 1;
-      while (e >= from && offsets[e][1] >= endChar) e--;
-      feature.start_positions = contextStart + (s - 1 - from);
-      feature.end_positions = contextStart + (e + 1 - from);
-    }
-    features.push(feature);
-    if (to >= ctx.ids.length) break;
-  }
+  const features = splitIntoWindows(ctx.ids.length, budget, docStride).map(
+    ({ begin: from, end: to }) => {
+      const feature: QaFeature = {
+        input_ids: [
+          tokenizer.clsTokenId,
+          ...q,
+          tokenizer.sepTokenId,
+          ...ctx.ids.slice(from, to),
+          tokenizer.sepTokenId,
+        ],
+        token_type_ids: [
+          ...new Array(contextStart).fill(0),
+          ...new Array(to - from + 1).fill(1),
+        ],
+        start_positions: 0,
+        end_positions: 0,
+        offset_mapping: [
+          ...new Array<null>(contextStart).fill(null),
+          ...offsets.slice(from, to),
+          null,
+        ],
+        context: nfcContext,
+      };
+      if (
+        answer && to > from && offsets[from][0] <= startChar &&
+        offsets[to - 1][1] >= endChar
+      ) {
+        let s = from;
+        while (s < to && offsets[s][0] <= startChar) s++;
+        let e = to - 1;
+        while (e >= from && offsets[e][1] >= endChar) e--;
+        feature.start_positions = contextStart + (s - 1 - from);
+        feature.end_positions = contextStart + (e + 1 - from);
+      }
+      return feature;
+    },
+  );
   return features;
 }
 
 export interface QaPrediction {
   text: string;
-  /** Character span in the (NFC) context. */
+  /** Character span in the (NFC) context, end exclusive. */
   start: number;
   end: number;
+  /** startLogits[startToken] + endLogits[endToken]: the ranking score. */
   score: number;
 }
 
+/** A ranked answer with where it was read: `window` indexes the list given to `rankAnswerSpans`. */
+export interface QaSpan extends QaPrediction {
+  window: number;
+  /** Token positions in that window, inclusive; both 0 ([CLS]) for the null answer. */
+  startToken: number;
+  endToken: number;
+}
+
+/** One window's logits; `offset_mapping` is null outside the context (question, specials). */
+export interface QaWindowLogits {
+  feature: Pick<QaFeature, "offset_mapping" | "context">;
+  startLogits: ArrayLike<number>;
+  endLogits: ArrayLike<number>;
+}
+
+export interface QaSpanOptions {
+  /** Longest answer in tokens (default 30, as `postprocess_qa_predictions`). */
+  maxAnswerLength?: number;
+  /** How many answers (default 1). */
+  topK?: number;
+  /**
+   * Let "no answer" compete: its score is the smallest start[CLS] + end[CLS] over the windows,
+   * and it comes back as `{text: "", start: 0, end: 0}` (Hugging Face's pipeline convention).
+   */
+  handleImpossibleAnswer?: boolean;
+}
+
 /**
- * The inverse for inference: best answer span from start/end logits of one feature, keeping
- * only spans inside the context with start <= end and at most `maxAnswerLength` tokens.
+ * The one answer-span rule (lesson 06's exercise, the question-answering pipeline, evaluation):
+ * Hugging Face's `postprocess_qa_predictions`. A span (s, e) of a window scores
+ * startLogits[s] + endLogits[e]; s and e are context tokens (offset_mapping not null),
+ * s <= e and e - s + 1 <= maxAnswerLength. Every such span is searched (as the pipeline's
+ * `decode_spans`, not only the top-20 starts/ends), spans from all windows of one example are
+ * ranked together, a span found in two windows keeps its best score, ties go to the earlier
+ * window and start. With `handleImpossibleAnswer` the null answer is ranked among the spans
+ * (after any span with the same score). Returns up to topK answers, best first; [] when no
+ * window has a context token.
  */
+export function rankAnswerSpans(
+  windows: QaWindowLogits[],
+  options: QaSpanOptions = {},
+): QaSpan[] {
+  const maxAnswerLength = options.maxAnswerLength ?? 30;
+  const topK = options.topK ?? 1;
+  const best = new Map<string, QaSpan>();
+  windows.forEach(({ feature, startLogits, endLogits }, window) => {
+    const offsets = feature.offset_mapping;
+    const spans: QaSpan[] = [];
+    offsets.forEach((startOffset, s) => {
+      if (!startOffset) return;
+      const lastEnd = Math.min(offsets.length, s + maxAnswerLength);
+      for (let e = s; e < lastEnd; e++) {
+        const endOffset = offsets[e];
+        if (!endOffset) continue;
+        const [start, end] = [startOffset[0], endOffset[1]];
+        spans.push({
+          text: feature.context.slice(start, end),
+          start,
+          end,
+          score: startLogits[s] + endLogits[e],
+          window,
+          startToken: s,
+          endToken: e,
+        });
+      }
+    });
+    // Only a window's own top-k can be in the overall top-k.
+    for (const span of spans.sort((a, b) => b.score - a.score).slice(0, topK)) {
+      const key = `${span.start}:${span.end}`;
+      const seen = best.get(key);
+      if (!seen || span.score > seen.score) best.set(key, span);
+    }
+  });
+  const ranked = [...best.values()].sort((a, b) =>
+    b.score - a.score || a.window - b.window || a.startToken - b.startToken
+  );
+  if (options.handleImpossibleAnswer && windows.length > 0) {
+    const nullScores = windows.map((w) => w.startLogits[0] + w.endLogits[0]);
+    const score = Math.min(...nullScores);
+    const at = ranked.findIndex((span) => span.score < score);
+    ranked.splice(at < 0 ? ranked.length : at, 0, {
+      text: "",
+      start: 0,
+      end: 0,
+      score,
+      window: nullScores.indexOf(score),
+      startToken: 0,
+      endToken: 0,
+    });
+  }
+  return ranked.slice(0, topK);
+}
+
+/** `rankAnswerSpans` on one feature: its best span, or null when it holds no context token. */
 export function bestAnswerSpan(
   feature: Pick<QaFeature, "offset_mapping" | "context">,
   startLogits: ArrayLike<number>,
   endLogits: ArrayLike<number>,
-  options: { maxAnswerLength?: number; nBest?: number } = {},
-): QaPrediction | null {
-  const maxAnswerLength = options.maxAnswerLength ?? 30;
-  const nBest = options.nBest ?? 20;
-  const top = (logits: ArrayLike<number>) =>
-    Array.from(logits, (v, i) => [v, i] as const)
-      .filter(([, i]) => feature.offset_mapping[i] != null)
-      .sort((a, b) => b[0] - a[0])
-      .slice(0, nBest);
-  let best: QaPrediction | null = null;
-  for (const [startScore, s] of top(startLogits)) {
-    for (const [endScore, e] of top(endLogits)) {
-      if (e < s || e - s + 1 > maxAnswerLength) continue;
-      const score = startScore + endScore;
-      if (best && score <= best.score) continue;
-      const start = feature.offset_mapping[s]![0];
-      const end = feature.offset_mapping[e]![1];
-      best = { text: feature.context.slice(start, end), start, end, score };
-    }
-  }
-  return best;
+  options: { maxAnswerLength?: number } = {},
+): QaSpan | null {
+  return rankAnswerSpans([{ feature, startLogits, endLogits }], {
+    maxAnswerLength: options.maxAnswerLength,
+  })[0] ?? null;
 }

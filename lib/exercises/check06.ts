@@ -1,7 +1,9 @@
 /**
  * Checks for lesson 06 (다운스트림 태스크). The learner's NER alignment and QA span functions
  * are compared with the library's own (alignWordLabels, bestAnswerSpan) on cases built at run
- * time; the NLI pair encoding is compared with the course tokenizer's.
+ * time; the NLI pair encoding is compared with the course tokenizer's. bestAnswerSpan is
+ * lib/data's one span rule (`rankAnswerSpans`), the rule the question-answering pipeline
+ * answers with, so a function that passes q2 picks the pipeline's answer.
  */
 import {
   alignWordLabels,

@@ -1,10 +1,18 @@
 /**
- * question-answering (extractive): the answer is the span of the context
- * with the best start×end probability. Long contexts are read in
- * overlapping windows ("doc stride"), as in Hugging Face's pipeline.
+ * question-answering (extractive), Hugging Face's pipeline: long contexts are
+ * read in overlapping windows ("doc stride") built by lib/data's
+ * `prepareQaFeatures`, and the answer is chosen by lib/data's
+ * `rankAnswerSpans`, the one span rule of the course (start + end logit,
+ * context tokens only, at most `maxAnswerLength` pieces, best across windows).
+ * The reported `score` stays the pipeline's probability.
  */
+import {
+  prepareQaFeatures,
+  type QaFeature,
+  type QaWindowLogits,
+  rankAnswerSpans,
+} from "../data/qa.ts";
 import { CourseError } from "../runtime/errors.ts";
-import type { Offset } from "../text/mod.ts";
 import {
   assertNonEmptyText,
   describeValue,
@@ -15,7 +23,7 @@ import {
 import { asList, inputName } from "./inputs.ts";
 import { softmax } from "./math.ts";
 import { validTopK } from "./text_classification.ts";
-import { checkStride, splitIntoWindows } from "./windows.ts";
+import { checkStride } from "../data/windows.ts";
 
 export interface QuestionAnsweringInput {
   question: string;
@@ -41,19 +49,20 @@ export interface QuestionAnsweringOptions {
 }
 
 export interface Answer {
+  /**
+   * Hugging Face's pipeline score: p_start · p_end, each a softmax over
+   * [CLS] and the context tokens of the window the answer was read from (for
+   * the null answer: p_start[CLS] · p_end[CLS] of the window whose
+   * start[CLS] + end[CLS] logit is smallest). Answers are ranked by the
+   * start + end logit, which orders spans of one window exactly as this
+   * probability does; across windows the logit sum decides, as in
+   * `postprocess_qa_predictions`.
+   */
   score: number;
   /** Character offsets into the (NFC-normalized) context, end exclusive. */
   start: number;
   end: number;
   answer: string;
-}
-
-interface Window {
-  inputIndex: number;
-  /** Position of the first context token in the encoded window. */
-  contextStart: number;
-  /** Context offsets of the window's context tokens. */
-  offsets: Offset[];
 }
 
 const MASKED_LOGIT = -10000; // what HF puts on tokens outside the context
@@ -73,9 +82,7 @@ export async function questionAnswering(
   const topK = validTopK(options.topK ?? 1);
   const maxAnswerLength = options.maxAnswerLength ?? 15;
   const maxSeqLength = Math.min(options.maxSeqLength ?? 384, ctx.maxLength);
-  const windows: Window[] = [];
-  const encodings = [];
-  const contexts: string[] = [];
+  const features: QaFeature[][] = [];
   for (const [inputIndex, item] of items.entries()) {
     const name = inputName(single, inputIndex);
     if (!isQuestion(item)) {
@@ -90,77 +97,93 @@ export async function questionAnswering(
       );
     }
     const question = assertNonEmptyText(item.question, `${name}.question`);
-    const context = assertNonEmptyText(item.context, `${name}.context`)
-      .normalize("NFC");
-    contexts.push(context);
-    for (
-      const w of questionWindows(ctx, question, context, maxSeqLength, options)
-    ) {
-      windows.push({
-        inputIndex,
-        contextStart: w.contextStart,
-        offsets: w.offsets,
-      });
-      encodings.push(w.encoding);
-    }
+    const context = assertNonEmptyText(item.context, `${name}.context`);
+    features.push(
+      questionWindows(ctx, question, context, maxSeqLength, options),
+    );
   }
-  const rows = await inferRows(ctx, encodings);
-
-  const answers: Answer[][] = items.map(() => []);
-  const nullScores = items.map(() => Infinity);
-  rows.forEach((row, w) => {
-    const window = windows[w];
-    const spans = bestSpans(
-      requireOutput(row, "start_logits").data,
-      requireOutput(row, "end_logits").data,
-      window,
-      topK,
-      maxAnswerLength,
-    );
-    nullScores[window.inputIndex] = Math.min(
-      nullScores[window.inputIndex],
-      spans.nullScore,
-    );
-    const context = contexts[window.inputIndex];
-    for (const span of spans.best) {
-      const start = window.offsets[span.start][0];
-      const end = window.offsets[span.end][1];
-      answers[window.inputIndex].push({
-        score: span.score,
-        start,
-        end,
-        answer: context.slice(start, end),
-      });
-    }
-  });
-
-  const results = answers.map((list, i) => {
-    if (options.handleImpossibleAnswer) {
-      list.push({ score: nullScores[i], start: 0, end: 0, answer: "" });
-    }
-    const ranked = dedupe(list).sort((a, b) => b.score - a.score).slice(
-      0,
-      topK,
-    );
-    // No span at all (e.g. a one-token context cut away): a documented empty answer.
-    if (ranked.length === 0) {
-      ranked.push({ score: 0, start: 0, end: 0, answer: "" });
-    }
-    return ranked;
-  });
+  const rows = await inferRows(
+    ctx,
+    features.flat().map(({ input_ids, token_type_ids }) => ({
+      input_ids,
+      token_type_ids,
+    })),
+  );
+  let nextRow = 0;
+  const results = features.map((windows) =>
+    answersFromLogits(
+      windows.map((feature) => {
+        const row = rows[nextRow++];
+        return {
+          feature,
+          startLogits: requireOutput(row, "start_logits").data,
+          endLogits: requireOutput(row, "end_logits").data,
+        };
+      }),
+      { ...options, topK, maxAnswerLength },
+    )
+  );
   const shaped = topK === 1 ? results.map((r) => r[0]) : results;
   return single ? shaped[0] : shaped;
 }
 
+/**
+ * The pipeline's post-processing of one question's windows: `rankAnswerSpans`
+ * (lib/data) picks and orders the answers, then each gets the pipeline's
+ * probability score (see `Answer.score`). No span at all (a context cut away)
+ * gives the documented empty answer `{score: 0, start: 0, end: 0, answer: ""}`.
+ */
+export function answersFromLogits(
+  windows: QaWindowLogits[],
+  options: Pick<
+    QuestionAnsweringOptions,
+    "topK" | "maxAnswerLength" | "handleImpossibleAnswer"
+  > = {},
+): Answer[] {
+  const ranked = rankAnswerSpans(windows, {
+    topK: options.topK ?? 1,
+    maxAnswerLength: options.maxAnswerLength ?? 15,
+    handleImpossibleAnswer: options.handleImpossibleAnswer,
+  });
+  if (ranked.length === 0) return [{ score: 0, start: 0, end: 0, answer: "" }];
+  const probabilities = new Map<number, { start: number[]; end: number[] }>();
+  const probabilitiesOf = (w: number) => {
+    if (!probabilities.has(w)) {
+      const { feature, startLogits, endLogits } = windows[w];
+      // Softmax over [CLS] and the context only, with HF's mask value elsewhere.
+      const masked = (logits: ArrayLike<number>) =>
+        Array.from(
+          logits,
+          (x, i) => i === 0 || feature.offset_mapping[i] ? x : MASKED_LOGIT,
+        );
+      probabilities.set(w, {
+        start: softmax(masked(startLogits)),
+        end: softmax(masked(endLogits)),
+      });
+    }
+    return probabilities.get(w)!;
+  };
+  return ranked.map((span) => {
+    const p = probabilitiesOf(span.window);
+    return {
+      score: p.start[span.startToken] * p.end[span.endToken],
+      start: span.start,
+      end: span.end,
+      answer: span.text,
+    };
+  });
+}
+
+/** The question's windows: lib/data's QA features, after the pipeline's own checks. */
 function questionWindows(
   ctx: TaskContext,
   question: string,
   context: string,
   maxSeqLength: number,
   options: QuestionAnsweringOptions,
-) {
+): QaFeature[] {
   const tokenizer = ctx.tokenizer;
-  const questionIds = tokenizer.wordPieces(question.normalize("NFC")).ids;
+  const questionIds = tokenizer.wordPieces(question).ids;
   const maxQuestionLength = options.maxQuestionLength ?? 64;
   const window = maxSeqLength - questionIds.length - 3; // [CLS] q [SEP] c [SEP]
   if (questionIds.length > maxQuestionLength || window < 2) {
@@ -172,78 +195,14 @@ function questionWindows(
       "질문을 더 짧게 쓰세요. 긴 내용은 질문이 아니라 context에 넣습니다.",
     );
   }
-  const stride = checkStride(
+  const docStride = checkStride(
     options.docStride ?? Math.min(128, Math.floor(window / 2)),
     window,
     "docStride",
     "maxSeqLength",
   );
-  const pieces = tokenizer.wordPieces(context, { offsets: true });
-  const offsets = pieces.offsets!;
-  const firstSegment = questionIds.length + 2;
-  return splitIntoWindows(pieces.ids.length, window, stride).map(
-    ({ begin, end }) => {
-      const input_ids = [
-        tokenizer.clsTokenId,
-        ...questionIds,
-        tokenizer.sepTokenId,
-        ...pieces.ids.slice(begin, end),
-        tokenizer.sepTokenId,
-      ];
-      return {
-        encoding: {
-          input_ids,
-          token_type_ids: input_ids.map((_, i) => (i < firstSegment ? 0 : 1)),
-        },
-        contextStart: firstSegment,
-        offsets: offsets.slice(begin, end),
-      };
-    },
-  );
-}
-
-/**
- * Hugging Face's QA post-processing for one window: softmax over [CLS] and
- * context tokens only, null score = p_start[CLS]·p_end[CLS], then the top
- * spans with start <= end < start + maxAnswerLength inside the context.
- */
-function bestSpans(
-  startLogits: Float32Array,
-  endLogits: Float32Array,
-  window: Window,
-  topK: number,
-  maxAnswerLength: number,
-) {
-  const count = window.offsets.length;
-  const isAllowed = (i: number) =>
-    i === 0 || (i >= window.contextStart && i < window.contextStart + count);
-  const masked = (logits: Float32Array) =>
-    Array.from(logits, (x, i) => (isAllowed(i) ? x : MASKED_LOGIT));
-  const startP = softmax(masked(startLogits));
-  const endP = softmax(masked(endLogits));
-  const nullScore = startP[0] * endP[0];
-  const candidates: { start: number; end: number; score: number }[] = [];
-  for (let s = 0; s < count; s++) {
-    const lastEnd = Math.min(count, s + maxAnswerLength);
-    for (let e = s; e < lastEnd; e++) {
-      candidates.push({
-        start: s,
-        end: e,
-        score: startP[window.contextStart + s] * endP[window.contextStart + e],
-      });
-    }
-  }
-  candidates.sort((a, b) => b.score - a.score);
-  return { best: candidates.slice(0, topK), nullScore };
-}
-
-/** Overlapping windows can find the same span twice: keep its best score. */
-function dedupe(answers: Answer[]): Answer[] {
-  const best = new Map<string, Answer>();
-  for (const answer of answers) {
-    const key = `${answer.start}:${answer.end}`;
-    const seen = best.get(key);
-    if (!seen || answer.score > seen.score) best.set(key, answer);
-  }
-  return [...best.values()];
+  return prepareQaFeatures(question, context, null, tokenizer, {
+    maxLength: maxSeqLength,
+    docStride,
+  });
 }

@@ -18,7 +18,8 @@ import {
 } from "./context.ts";
 import { asList, inputName } from "./inputs.ts";
 import { argmax, softmax } from "./math.ts";
-import { checkStride, splitIntoWindows } from "./windows.ts";
+import { getEntities } from "../data/bio.ts";
+import { checkStride, splitIntoWindows } from "../data/windows.ts";
 
 export interface TokenClassificationOptions {
   /** "simple" (default): group B-/I- pieces into entities; "none": every piece. */
@@ -181,22 +182,22 @@ function splitTag(entity: string): [string, string] {
   return ["I", entity];
 }
 
-/** Hugging Face's `group_entities`: a new group at each B- or type change. */
+/**
+ * Hugging Face's `group_entities`: a new group at each B- or type change. The
+ * chunking is lib/data's `getEntities` (seqeval), the course's one BIO rule;
+ * as in HF, a label without a B-/I- prefix (O too) is read as I- of its own
+ * type, so every piece lands in a group.
+ */
 export function groupEntities(
   predictions: TokenPrediction[],
   text: string,
 ): EntityGroup[] {
-  const groups: TokenPrediction[][] = [];
-  for (const prediction of predictions) {
-    const last = groups.at(-1)?.at(-1);
-    const [bi, tag] = splitTag(prediction.entity);
-    if (last && splitTag(last.entity)[1] === tag && bi !== "B") {
-      groups.at(-1)!.push(prediction);
-    } else {
-      groups.push([prediction]);
-    }
-  }
-  return groups.map((pieces) => {
+  const tags = predictions.map((p) => {
+    const [bi, type] = splitTag(p.entity);
+    return `${bi}-${type}`;
+  });
+  return getEntities(tags).map(({ start: first, end: last }) => {
+    const pieces = predictions.slice(first, last + 1);
     const start = pieces[0].start;
     const end = pieces.at(-1)!.end;
     return {

@@ -4,6 +4,7 @@
  * for BIO tags, default non-strict mode), the SQuAD v1.1 script (EM/F1) and the KorQuAD 1.0 script
  * (character-level F1). Plain numbers in, plain numbers out.
  */
+import { type Entity, getEntities } from "../data/bio.ts";
 import { CourseError } from "../runtime/errors.ts";
 
 function checkSameLength(
@@ -151,66 +152,9 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
 
 // ---------------------------------------------------------------- entity-level F1 (seqeval)
 
-export interface Entity {
-  type: string;
-  start: number;
-  /** Inclusive, as seqeval's get_entities. */
-  end: number;
-}
-
-function endOfChunk(
-  prevTag: string,
-  tag: string,
-  prevType: string,
-  type: string,
-): boolean {
-  if (prevTag === "E" || prevTag === "S") return true;
-  if (
-    (prevTag === "B" || prevTag === "I") &&
-    (tag === "B" || tag === "S" || tag === "O")
-  ) {
-    return true;
-  }
-  return prevTag !== "O" && prevTag !== "." && prevType !== type;
-}
-
-function startOfChunk(
-  prevTag: string,
-  tag: string,
-  prevType: string,
-  type: string,
-): boolean {
-  if (tag === "B" || tag === "S") return true;
-  if (
-    (prevTag === "E" || prevTag === "S" || prevTag === "O") &&
-    (tag === "E" || tag === "I")
-  ) {
-    return true;
-  }
-  return tag !== "O" && tag !== "." && prevType !== type;
-}
-
-/**
- * A line-by-line port of seqeval's default (non-strict) `get_entities`: a chunk ends before an O,
- * a B-, or a type change, and an I- after O or after another type starts a new chunk.
- */
-export function getEntities(tags: string[]): Entity[] {
-  const entities: Entity[] = [];
-  let prevTag = "O", prevType = "", begin = 0;
-  [...tags, "O"].forEach((chunk, i) => {
-    const tag = chunk[0] ?? "O";
-    const rest = chunk.slice(1);
-    const dash = rest.indexOf("-");
-    const type = (dash < 0 ? rest : rest.slice(dash + 1)) || "_";
-    if (endOfChunk(prevTag, tag, prevType, type)) {
-      entities.push({ type: prevType, start: begin, end: i - 1 });
-    }
-    if (startOfChunk(prevTag, tag, prevType, type)) begin = i;
-    prevTag = tag;
-    prevType = type;
-  });
-  return entities;
-}
+// The BIO/BIOES chunker (seqeval's get_entities) lives in lib/data/bio.ts, the one home of BIO
+// decoding (NER spans, the token-classification pipeline's groups, these scores).
+export { type Entity, getEntities } from "../data/bio.ts";
 
 export interface EntityScores {
   precision: number;

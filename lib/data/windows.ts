@@ -1,6 +1,8 @@
 /**
  * Overlapping windows over a text's word pieces, for inputs longer than the
- * model reads at once (question answering contexts, long NER texts).
+ * model reads at once: the one windowing rule of QA features
+ * (`prepareQaFeatures`, which the question-answering pipeline also uses) and
+ * of long texts in the token-classification pipeline.
  */
 import { CourseError } from "../runtime/errors.ts";
 
