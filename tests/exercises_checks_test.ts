@@ -395,7 +395,7 @@ Deno.test("feedback: the verdict reads in words, and an empty variable is named 
   );
   // Without an emoji font the two marks look alike: the words must differ.
   assert.match(formatFeedback(result("04-1", [])), /통과/);
-  assert.match(formatFeedback(result("04-1", ["x"])), /다시.*\n  - x/);
+  assert.match(formatFeedback(result("04-1", ["x"])), /다시.*\n {2}- x/);
   assert.deepEqual(missingFields({ a: 1, b: 2 }, ["a", "b"]), []);
   assert.match(missingFields(undefined, ["a", "b"])[0], /\{ a, b \} 객체/);
   const [problem] = missingFields({ a: 1, b: undefined }, ["a", "b"]);
