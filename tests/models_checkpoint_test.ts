@@ -489,13 +489,20 @@ Deno.test({
 });
 
 async function loadingNotices(load: () => Promise<{ dispose(): void }>) {
-  const notices: string[] = [];
-  const original = console.warn;
-  console.warn = (message: string) => notices.push(String(message));
+  const notices: string[] & { warned?: string[] } = [];
+  const warned: string[] = [];
+  notices.warned = warned;
+  const { warn, info } = console;
+  // Problems go to stderr (warn), expected notices to stdout (info, not red in Jupyter).
+  console.warn = (message: string) => {
+    notices.push(String(message));
+    warned.push(String(message));
+  };
+  console.info = (message: string) => notices.push(String(message));
   try {
     (await load()).dispose();
   } finally {
-    console.warn = original;
+    Object.assign(console, { warn, info });
   }
   return notices;
 }
@@ -517,6 +524,7 @@ Deno.test({
     assert.doesNotMatch(head[0], /⚠️/);
     assert.match(head[1], /쓰이지 않았습니다: 헤드 \(cls\./);
     assert.match(head[1], /정상입니다/);
+    assert.equal(head.warned!.length, 0, "expected notices are not warnings");
 
     // ignore_mismatched_sizes with another hidden_size re-initializes the whole encoder.
     const resized = await loadingNotices(() =>
@@ -541,6 +549,7 @@ Deno.test({
     );
     assert.match(reinit, /ignore_mismatched_sizes: true는 분류 헤드/);
     assert.doesNotMatch(reinit, /정상입니다/);
+    assert.ok(resized.warned!.includes(reinit), "a real problem is a warning");
 
     // Fewer layers than the checkpoint: layer 1 is dropped, and that is not "a different head".
     const shallow = await loadingNotices(() =>

@@ -170,15 +170,19 @@ export abstract class BertPreTrainedModel {
 
   private reportLoading(info: LoadingInfo, dir: string): void {
     const name = this.constructor.name;
+    // An expected notice (only head weights new or unused) is information: stdout, which
+    // Jupyter shows plainly; only a real problem (⚠️) goes to stderr, which it shows in red.
+    const say = (notice: string) =>
+      notice.includes("⚠️") ? console.warn(notice) : console.info(notice);
     const newly = newWeightsNotice(info, name, dir);
-    if (newly) console.warn(newly);
+    if (newly) say(newly);
     const unused = unusedWeightsNotice(
       info,
       name,
       dir,
       this.config.num_hidden_layers,
     );
-    if (unused) console.warn(unused);
+    if (unused) say(unused);
   }
 
   /** Writes `config.json` (architectures set) and `model.safetensors`, loadable by HF Python. */
