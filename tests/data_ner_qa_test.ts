@@ -330,3 +330,27 @@ Deno.test("BIO decoding: NER spans, pipeline groups and entity scores share getE
     spans.map((s) => [s.entity, s.start, s.end]),
   );
 });
+
+Deno.test("data defaults never exceed the model: QA windows, NSP pairs and classification lengths follow model_max_length", async () => {
+  const { AutoTokenizer } = await import("../lib/text/mod.ts");
+  const { defaultMaxLength } = await import("../lib/text/truncation.ts");
+  const { prepareQaFeatures } = await import("../lib/data/qa.ts");
+  const tokenizer = await AutoTokenizer.fromPretrained(
+    new URL("../models/ko-mini-bert", import.meta.url).pathname,
+    { quiet: true },
+  );
+  assert.equal(tokenizer.modelMaxLength, 128);
+  assert.equal(defaultMaxLength(tokenizer), 128);
+  assert.equal(defaultMaxLength(tokenizer, 384), 128);
+  assert.equal(defaultMaxLength({ modelMaxLength: 1e9 }, 384), 384);
+  assert.equal(defaultMaxLength({ modelMaxLength: 1e9 }), 512);
+  const context = "서울은 대한민국의 수도이다. ".repeat(40);
+  const features = prepareQaFeatures(
+    "대한민국의 수도는?",
+    context,
+    null,
+    tokenizer,
+  );
+  assert.ok(features.length > 1);
+  for (const f of features) assert.ok(f.input_ids.length <= 128);
+});

@@ -1,6 +1,7 @@
 import { CourseError } from "../runtime/errors.ts";
 import { SeededRandom } from "../runtime/random.ts";
 import type { BertTokenizer } from "../text/bert_tokenizer.ts";
+import { defaultMaxLength } from "../text/truncation.ts";
 import type { Example } from "./collate.ts";
 
 export interface BatchIndicesOptions {
@@ -196,8 +197,7 @@ export function tokenizeForClassification(
       "문장과 라벨의 개수가 같아야 합니다.",
     );
   }
-  const maxLength = options.maxLength ??
-    Math.min(tokenizer.modelMaxLength, 512);
+  const maxLength = options.maxLength ?? defaultMaxLength(tokenizer);
   return texts.map((text, row) => {
     if (typeof text !== "string" || text.trim() === "") {
       throw new CourseError(

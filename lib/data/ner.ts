@@ -1,5 +1,6 @@
 import { CourseError } from "../runtime/errors.ts";
 import type { BertTokenizer, Offset } from "../text/bert_tokenizer.ts";
+import { defaultMaxLength } from "../text/truncation.ts";
 import { getEntities } from "./bio.ts";
 
 export interface NerExample {
@@ -112,7 +113,7 @@ export function tokenizeAndAlignLabels(
   }
   const encoded = tokenizer(text, {
     truncation: true,
-    maxLength: options.maxLength ?? Math.min(tokenizer.modelMaxLength, 512),
+    maxLength: options.maxLength ?? defaultMaxLength(tokenizer),
     returnOffsetsMapping: true,
   });
   const offsets = encoded.offset_mapping!;

@@ -1,6 +1,7 @@
 import { CourseError } from "../runtime/errors.ts";
 import type { SeededRandom } from "../runtime/random.ts";
 import type { BertTokenizer } from "../text/bert_tokenizer.ts";
+import { defaultMaxLength } from "../text/truncation.ts";
 
 export interface NspExample {
   input_ids: number[];
@@ -10,7 +11,7 @@ export interface NspExample {
 }
 
 export interface NspOptions {
-  /** Length of [CLS] A [SEP] B [SEP]. */
+  /** Length of [CLS] A [SEP] B [SEP]; default 128 capped at the tokenizer's model_max_length. */
   maxLength?: number;
   /** Sometimes use a shorter target length so the model also sees short inputs (BERT: 0.1). */
   shortSeqProb?: number;
@@ -42,7 +43,7 @@ export function makeNspExamples(
   rng: SeededRandom,
   options: NspOptions = {},
 ): NspExample[] {
-  const maxLength = options.maxLength ?? 128;
+  const maxLength = options.maxLength ?? defaultMaxLength(tokenizer, 128);
   const shortSeqProb = options.shortSeqProb ?? 0.1;
   const docs = documents.map((sentences) =>
     sentences.filter((s) => typeof s === "string" && s.trim() !== "")

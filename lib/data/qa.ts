@@ -1,5 +1,6 @@
 import { CourseError } from "../runtime/errors.ts";
 import type { BertTokenizer, Offset } from "../text/bert_tokenizer.ts";
+import { defaultMaxLength } from "../text/truncation.ts";
 import { splitIntoWindows } from "./windows.ts";
 
 export interface QaAnswer {
@@ -21,8 +22,9 @@ export interface QaFeature {
 }
 
 export interface QaOptions {
+  /** Window length; default 384 (HF's examples) capped at the tokenizer's model_max_length. */
   maxLength?: number;
-  /** Tokens shared by two neighbouring windows (Hugging Face's `stride`). */
+  /** Tokens shared by two neighbouring windows (HF's `stride`); default a third of the window, at most 128. */
   docStride?: number;
 }
 
@@ -39,8 +41,10 @@ export function prepareQaFeatures(
   tokenizer: BertTokenizer,
   options: QaOptions = {},
 ): QaFeature[] {
-  const maxLength = options.maxLength ?? 384;
-  const docStride = options.docStride ?? 128;
+  const maxLength = options.maxLength ?? defaultMaxLength(tokenizer, 384);
+  // HF's 128 at length 384, scaled down with shorter windows (a third of the window).
+  const docStride = options.docStride ??
+    Math.min(128, Math.floor(maxLength / 3));
   const nfcContext = context.normalize("NFC");
   const q = tokenizer.wordPieces(question).ids;
   const ctx = tokenizer.wordPieces(nfcContext, { offsets: true });

@@ -15,3 +15,4 @@ export {
   type TrainWordPieceOptions,
   type TrainWordPieceResult,
 } from "./train_wordpiece.ts";
+export { defaultMaxLength } from "./truncation.ts";

@@ -1,5 +1,17 @@
 import { CourseError } from "../runtime/errors.ts";
 
+/**
+ * The one default length limit of the data helpers: the task's usual length (`preferred`, e.g.
+ * 384 for QA as in Hugging Face's examples) but never more than the tokenizer's
+ * `model_max_length` or BERT's 512 positions, so a default never overflows the model.
+ */
+export function defaultMaxLength(
+  tokenizer: { modelMaxLength: number },
+  preferred = Infinity,
+): number {
+  return Math.min(preferred, tokenizer.modelMaxLength, 512);
+}
+
 export type TruncationStrategy =
   | "longest_first"
   | "only_first"
