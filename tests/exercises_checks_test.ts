@@ -365,6 +365,23 @@ Deno.test({
     fullAccuracy,
   });
   assert.ok(!misreported.passed);
+  // A randomly initialized "full" model must not pass as fine-tuned.
+  const { BertConfig } = await import("../lib/mod.ts");
+  const config = await BertConfig.fromPretrained(courseModelDir());
+  const randomModel = new BertForSequenceClassification(
+    config.clone({ num_labels: 2 }),
+    { seed: 1 },
+  );
+  const random = await check04.q2.evaluate({
+    frozenModel,
+    fullModel: randomModel,
+    evalExamples: examples,
+    frozenAccuracy,
+    fullAccuracy: await measure(randomModel),
+  });
+  assert.ok(!random.passed);
+  assert.match(random.problems.join(), /무작위 초기화가 아니라/);
+  randomModel.dispose();
   frozenModel.dispose();
   fullModel.dispose();
 });
