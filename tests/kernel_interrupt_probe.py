@@ -39,9 +39,8 @@ console.log(JSON.stringify({ again: (await again.train()).stoppedBy }));
 """
 
 
-def run(kc, code, timeout=120):
-    """Executes code; returns (status, stdout text, error dict or None)."""
-    msg_id = kc.execute(code)
+def collect(kc, msg_id, timeout):
+    """Reads the outputs of one execution until it is idle: (stdout text, error or None, idle)."""
     stdout, error = [], None
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -57,8 +56,14 @@ def run(kc, code, timeout=120):
         elif kind == "error":
             error = {"ename": content["ename"], "evalue": content["evalue"]}
         elif kind == "status" and content["execution_state"] == "idle":
-            break
-    return "".join(stdout), error
+            return "".join(stdout), error, True
+    return "".join(stdout), error, False
+
+
+def run(kc, code, timeout=120):
+    """Executes code; returns (stdout text, error dict or None)."""
+    out, error, _ = collect(kc, kc.execute(code), timeout)
+    return out, error
 
 
 def main() -> None:
@@ -72,19 +77,7 @@ def main() -> None:
         time.sleep(3)
         started = time.time()
         km.interrupt_kernel()  # what JupyterLab's Interrupt button does
-        error, idle = None, False
-        while time.time() - started < 60:
-            try:
-                msg = kc.get_iopub_msg(timeout=1)
-            except Exception:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "error":
-                error = {"ename": msg["content"]["ename"], "evalue": msg["content"]["evalue"]}
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                idle = True
-                break
+        _, error, idle = collect(kc, msg_id, 60)
         report["interrupted"] = {
             "error": error,
             "idle": idle,

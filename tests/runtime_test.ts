@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { denoEval } from "./deno_eval.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   AUTOMATIC_ORDER,
@@ -286,13 +287,7 @@ Deno.test("kernel: SIGINT stops a loop at its next check, with a Korean error, a
     await checkInterrupt("새 작업");
     console.log("alive");
   `;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const out = await denoEval(script);
   const match = out.match(/^stopped (\d+) interrupted (.*)$/m);
   assert.ok(match, out);
   // Throttled to one event-loop turn per 100 ms: a real training step takes longer than that.

@@ -1,4 +1,5 @@
 /** The Trainer on a tiny BERT-shaped model (cpu backend): learning, determinism, exact resume, guards. */
+import { denoEval } from "./deno_eval.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -755,13 +756,7 @@ Deno.test("Trainer: Kernel → Interrupt (SIGINT) stops training at the next ste
     });
     console.log("again", (await again.train()).stoppedBy);
   `;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const out = await denoEval(script);
   assert.match(out, /^code interrupted$/m);
   const stoppedAt = out.match(
     /Trainer\.train: 중단했습니다.*?(\d+)\/24000단계까지/,
