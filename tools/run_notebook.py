@@ -80,6 +80,22 @@ class LateOutputClient(NotebookClient):
         self.kernel_process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if self.kernel_process is not None and self.kernel_process.stderr is not None:
             self.kernel_stderr = KernelStderr(self.kernel_process.stderr)
+        if self.kernel_process is not None:
+            threading.Thread(target=self._watch_peak_rss, args=(self.kernel_process.pid,), daemon=True).start()
+
+    peak_rss_bytes = 0
+
+    def _watch_peak_rss(self, pid: int) -> None:
+        """The kernel's peak resident memory (VmHWM), read until it exits: the figure a lesson states."""
+        status = Path(f"/proc/{pid}/status")
+        while True:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_rss_bytes = max(self.peak_rss_bytes, int(line.split()[1]) * 1024)
+            except (OSError, ValueError):
+                return
+            time.sleep(0.5)
 
     async def async_start_new_kernel_client(self) -> Any:
         try:
@@ -412,6 +428,14 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
         cell.get("metadata", {}).pop("_failed", None)
     elapsed = time.monotonic() - started
     if output is not None:
+        # What an instructor reads next to the outputs: how and how long this copy ran.
+        nb.metadata["course_run"] = {
+            "mode": "quick" if os.environ.get("COURSE_QUICK") == "1" else "full",
+            "seconds": round(elapsed, 1),
+            "kernel_peak_rss_mib": round(client.peak_rss_bytes / 2**20),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "ok": ok,
+        }
         output.parent.mkdir(parents=True, exist_ok=True)
         # Signed notebooks are "trusted": JupyterLab then renders their HTML/JS outputs (plotly).
         NotebookNotary().sign(nb)
@@ -419,7 +443,8 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
     status = "ok" if ok else "FAILED"
     late = f", {client.late_output_count} late output(s) caught" if client.late_output_count else ""
     where = f" -> {output}" if output is not None else ""
-    print(f"[run_notebook] {status} {path} in {elapsed:.1f}s{late}{where}", file=sys.stderr)
+    peak = f", kernel peak RSS {client.peak_rss_bytes / 2**20:.0f} MiB" if client.peak_rss_bytes else ""
+    print(f"[run_notebook] {status} {path} in {elapsed:.1f}s{peak}{late}{where}", file=sys.stderr)
     if corrupted and not oversized:
         raise CorruptedMessage(str(path))
     return ok

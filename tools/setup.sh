@@ -113,4 +113,21 @@ fi
 "$VENV/bin/python" -c "from jupyter_client.kernelspec import KernelSpecManager as K; K().get_kernel_spec('deno')" \
   || die "the venv's Jupyter cannot find the 'deno' kernel"
 
+# 4. JupyterLab defaults for an offline classroom ----------------------------------------------
+# The "get notified about Jupyter news?" popup asks every learner on first start and then
+# fetches news from the internet; a course that runs offline turns both off.
+LAB_SETTINGS="$VENV/share/jupyter/lab/settings"
+if [ -d "$VENV/share/jupyter/lab" ] && [ ! -f "$LAB_SETTINGS/overrides.json" ]; then
+  mkdir -p "$LAB_SETTINGS"
+  cat >"$LAB_SETTINGS/overrides.json" <<'EOF'
+{
+  "@jupyterlab/apputils-extension:notification": {
+    "fetchNews": "false",
+    "checkForUpdates": false
+  }
+}
+EOF
+  say "JupyterLab: news popup and update check off ($LAB_SETTINGS/overrides.json)"
+fi
+
 say "done. Start the course: deno task lab"

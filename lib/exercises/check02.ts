@@ -1,12 +1,15 @@
 /**
  * Checks for lesson 02 (토크나이저). Expected values come from the library's tokenizers at run
- * time, so the checks follow the course vocabulary whenever it is retrained.
+ * time, so the checks follow the course vocabulary whenever it is retrained. 02-2 calls the
+ * learner's sentence-pair encoder at lengths it picks and compares it with the tokenizer's own
+ * `tokenizer(a, { textPair: b, padding: "max_length" })`.
  */
 import { AutoTokenizer } from "../text/mod.ts";
 import {
   firstDifference,
   makeCheck,
   missingFields,
+  ordinal,
   result,
 } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
@@ -15,13 +18,19 @@ const DATA = {
   /** q1: tokenize this with the course tokenizer, padded to `maxLength`. */
   q1Sentence: "나는 BERT로 한국어 영화 리뷰를 분류했다.",
   q1MaxLength: 24,
+  /** q2: sentence pairs (A, B) to encode by hand as [CLS] A [SEP] B [SEP] + padding. */
+  q2Pairs: [
+    ["오늘 날씨 어때?", "비가 온대요."],
+    ["이 영화 재밌어?", "배우들 연기가 정말 좋았어요!"],
+    ["BERT는 무엇을 배우나요?", "가린 단어와 다음 문장을 맞히며 배웁니다."],
+  ] as [string, string][],
+  /** q2: maxLength = the pair's own length + this many [PAD] (0: no padding at all). */
+  q2ExtraPadding: [6, 0, 3],
   /** q3: the same meaning in Korean and English. */
   q3Korean: "이 영화는 배우들의 연기가 정말 훌륭했다.",
   q3English: "The actors' performances in this movie were truly excellent.",
   mbertId: "bert-base-multilingual-cased",
 };
-
-const SPECIAL_TOKENS = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"];
 
 interface TokenizeAnswer {
   tokens: string[];
@@ -58,22 +67,83 @@ async function evaluateTokenize(answer: TokenizeAnswer) {
   return result(question, problems);
 }
 
-async function evaluateSpecialTokens(answer: Record<string, number>) {
-  const question = "02-2 특수 토큰";
-  const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  if (!answer || typeof answer !== "object") {
-    return result(question, [
-      "{ '[CLS]': id, ... } 모양의 객체를 넘겨 주세요.",
-    ]);
+export interface PairEncoding {
+  input_ids: number[];
+  token_type_ids: number[];
+  attention_mask: number[];
+}
+
+export type EncodePair = (
+  textA: string,
+  textB: string,
+  maxLength: number,
+) => PairEncoding;
+
+async function evaluatePair(encodePair: EncodePair) {
+  const question = "02-2 문장 쌍 입력 만들기";
+  if (typeof encodePair !== "function") {
+    return result(question, ["encodePair 함수를 넘겨 주세요."]);
   }
-  const ids = tokenizer.convertTokensToIds(SPECIAL_TOKENS);
+  const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
   const problems: string[] = [];
-  SPECIAL_TOKENS.forEach((token, i) => {
-    if (!(token in answer)) problems.push(`${token}이(가) 빠졌습니다.`);
-    else if (answer[token] !== ids[i]) {
-      problems.push(`${token}의 id가 다릅니다.`);
+  for (const [i, [a, b]] of DATA.q2Pairs.entries()) {
+    // The length is the check's choice, so an answer cannot be written for one fixed length.
+    const needed = tokenizer(a, { textPair: b }).input_ids.length;
+    const maxLength = needed + DATA.q2ExtraPadding[i];
+    const want = tokenizer(a, {
+      textPair: b,
+      padding: "max_length",
+      maxLength,
+    });
+    const got = encodePair(a, b, maxLength);
+    const at = `${ordinal(i)} 쌍 (maxLength ${maxLength})`;
+    const missing = missingFields(got, [
+      "input_ids",
+      "token_type_ids",
+      "attention_mask",
+    ]);
+    if (missing.length > 0) {
+      problems.push(...missing.map((m) => `${at}: ${m}`));
+      break;
     }
-  });
+    const lengthHint =
+      "[CLS] A [SEP] B [SEP] 뒤를 maxLength까지 [PAD]로 채웠는지 확인하세요.";
+    const ids = firstDifference(
+      `${at}의 input_ids`,
+      got.input_ids,
+      want.input_ids,
+      lengthHint,
+    );
+    // A wrong length of input_ids makes the other two wrong as well: say it once.
+    const lengthWrong = !Array.isArray(got.input_ids) ||
+      got.input_ids.length !== want.input_ids.length;
+    const differences = [
+      ids,
+      lengthWrong ? null : firstDifference(
+        `${at}의 token_type_ids`,
+        got.token_type_ids,
+        want.token_type_ids,
+        lengthHint,
+      ),
+      lengthWrong ? null : firstDifference(
+        `${at}의 attention_mask`,
+        got.attention_mask,
+        want.attention_mask,
+        lengthHint,
+      ),
+    ].filter((p): p is string => p !== null);
+    if (differences.some((d) => d.includes("token_type_ids"))) {
+      differences.push(
+        "token_type_ids는 [CLS]부터 첫 [SEP]까지 0, B와 마지막 [SEP]는 1, 패딩은 0입니다.",
+      );
+    }
+    if (differences.some((d) => d.includes("attention_mask"))) {
+      differences.push("attention_mask는 진짜 토큰 1, 패딩 0입니다.");
+    }
+    problems.push(...differences);
+    // The first pair that goes wrong is enough to start fixing.
+    if (differences.length > 0) break;
+  }
   return result(question, problems);
 }
 
@@ -116,7 +186,7 @@ async function evaluateTokenCounts(answer: TokenCountAnswer) {
 
 export const check02 = {
   q1: makeCheck("02-1 토큰화", evaluateTokenize),
-  q2: makeCheck("02-2 특수 토큰", evaluateSpecialTokens),
+  q2: makeCheck("02-2 문장 쌍 입력 만들기", evaluatePair),
   q3: makeCheck("02-3 한국어와 영어 토큰 수", evaluateTokenCounts),
   data: DATA,
 };

@@ -1,11 +1,14 @@
 /**
- * Checks for lesson 07 (한국어 BERT 모델과 하이퍼파라미터). Vocabulary sizes are measured from
- * the vocabularies themselves at run time; the NSMC length limit is judged against the token
- * lengths of real reviews under the course tokenizer.
+ * Checks for lesson 07 (한국어 BERT 모델과 하이퍼파라미터). Tokenizer efficiency is re-measured
+ * on the same NSMC reviews with the same tokenizers at run time; the NSMC length limit is judged
+ * against the token lengths of real reviews under the tokenizer of the model being fine-tuned
+ * (KcBERT: klue/bert-base's vocabulary is not in the offline mirror), and against that model's
+ * position-embedding count read from its config.
  */
 import { KLUE_NER_TAGS, loadNsmc, sampleStratified } from "../data/mod.ts";
-import { AutoTokenizer } from "../text/mod.ts";
-import { makeCheck, result } from "./feedback.ts";
+import { BertConfig } from "../models/mod.ts";
+import { AutoTokenizer, type BertTokenizer } from "../text/mod.ts";
+import { makeCheck, missingFields, result } from "./feedback.ts";
 import { courseModelDir } from "./course_model.ts";
 
 const DATA = {
@@ -13,14 +16,22 @@ const DATA = {
   q1Tasks: ["YNAT", "KLUE-NLI", "KLUE-STS", "KLUE-NER", "KLUE-MRC"] as const,
   /** q1: YNAT's topics (news headline classification). */
   ynatTopics: ["IT과학", "경제", "사회", "생활문화", "세계", "스포츠", "정치"],
-  /** q2: vocabularies to measure (Hub ids; offline they come from the mirror). */
+  /** q2: tokenizers to compare (Hub ids; offline they come from the mirror). */
   q2Models: {
     kcbert: "beomi/kcbert-base",
     mbert: "bert-base-multilingual-cased",
   },
+  /** q2: the reviews to measure on (`sampleStratified(loadNsmc(split), { n, seed })`). */
+  q2Sample: { split: "test", n: 300, seed: 7 } as const,
+  /**
+   * q3: the model to fine-tune. The issue asked for klue/bert-base, but its vocabulary is not in
+   * the offline mirror; KcBERT-base is BERT-base too, and its tokenizer and config are there.
+   */
+  q3Model: "beomi/kcbert-base",
   /** q3: share of NSMC reviews that maxLength must cover without truncation. */
   q3Coverage: 0.95,
-  q3SampleSize: 2000,
+  /** q3: the NSMC train reviews to measure lengths on. */
+  q3Sample: { split: "train", n: 2000, seed: 7 } as const,
 };
 
 type Q18Task = typeof DATA.q1Tasks[number];
@@ -71,35 +82,160 @@ function evaluateHeads(answer: Record<string, HeadChoice>) {
   return result(question, problems);
 }
 
-interface VocabSizes {
-  kcbert: number;
-  mbert: number;
-  course: number;
+type TokenizerKey = "course" | "kcbert" | "mbert";
+const TOKENIZER_KEYS: TokenizerKey[] = ["course", "kcbert", "mbert"];
+
+interface Efficiency {
+  /** Tokens from tokenize() (no [CLS]/[SEP]) per character (text.length, spaces included). */
+  tokensPerChar: number;
+  /** Share of those tokens that are the tokenizer's [UNK]. */
+  unkRate: number;
 }
 
-async function evaluateVocabSizes(answer: VocabSizes) {
-  const question = "07-2 어휘 크기 재기";
-  if (!answer || typeof answer !== "object") {
-    return result(question, ["{ kcbert, mbert, course } 객체를 넘겨 주세요."]);
+type EfficiencyAnswer = Record<TokenizerKey, Efficiency> & {
+  /** The tokenizer with the fewest tokens per character on these reviews. */
+  mostEfficient: TokenizerKey;
+};
+
+/**
+ * Loaded once per kernel: a check is often run again after a fix, and reading mBERT's 120k-token
+ * vocabulary or 150k NSMC reviews each time would make the second run as slow as the first.
+ * The values are recomputed from the files in every new process; a failed load is not kept.
+ */
+const memo = new Map<string, Promise<unknown>>();
+function once<T>(key: string, load: () => Promise<T>): Promise<T> {
+  if (!memo.has(key)) {
+    const pending = load();
+    pending.catch(() => memo.delete(key));
+    memo.set(key, pending);
   }
-  const want: VocabSizes = {
-    kcbert: (await AutoTokenizer.fromPretrained(DATA.q2Models.kcbert, {
-      doLowerCase: false,
-    }))
-      .vocabSize,
-    mbert: (await AutoTokenizer.fromPretrained(DATA.q2Models.mbert)).vocabSize,
-    course: (await AutoTokenizer.fromPretrained(courseModelDir())).vocabSize,
+  return memo.get(key) as Promise<T>;
+}
+
+function loadTokenizer(key: TokenizerKey): Promise<BertTokenizer> {
+  if (key === "course") {
+    return once(
+      `tokenizer:${courseModelDir()}`,
+      () => AutoTokenizer.fromPretrained(courseModelDir()),
+    );
+  }
+  if (key === "kcbert") {
+    return once(
+      `tokenizer:${DATA.q2Models.kcbert}`,
+      () =>
+        AutoTokenizer.fromPretrained(DATA.q2Models.kcbert, {
+          doLowerCase: false,
+        }),
+    );
+  }
+  return once(
+    `tokenizer:${DATA.q2Models.mbert}`,
+    () => AutoTokenizer.fromPretrained(DATA.q2Models.mbert),
+  );
+}
+
+/** The reviews of a `{ split, n, seed }` sample, as the exercise loads them. */
+function sampleTexts(
+  sample: { split: "train" | "test"; n: number; seed: number },
+): Promise<string[]> {
+  const { split, n, seed } = sample;
+  return once(
+    `nsmc:${split}:${n}:${seed}`,
+    async () =>
+      sampleStratified(await loadNsmc(split, { quiet: true }), { n, seed })
+        .getColumn("document").toArray() as string[],
+  );
+}
+
+interface MeasuredEfficiency extends Efficiency {
+  withSpecials: number;
+  withoutSpaces: number;
+  unkPerChar: number;
+}
+
+async function measureEfficiency(
+  key: TokenizerKey,
+  texts: string[],
+): Promise<MeasuredEfficiency> {
+  const tokenizer = await loadTokenizer(key);
+  const pieces = texts.map((text) => tokenizer.tokenize(text));
+  const tokens = pieces.reduce((s, p) => s + p.length, 0);
+  const unknown = pieces.reduce(
+    (s, p) => s + p.filter((t) => t === tokenizer.unkToken).length,
+    0,
+  );
+  const chars = texts.reduce((s, t) => s + t.length, 0);
+  const charsNoSpace = texts.reduce(
+    (s, t) => s + t.replace(/\s/g, "").length,
+    0,
+  );
+  return {
+    tokensPerChar: tokens / chars,
+    unkRate: unknown / tokens,
+    withSpecials: (tokens + 2 * texts.length) / chars,
+    withoutSpaces: tokens / charsNoSpace,
+    unkPerChar: unknown / chars,
   };
+}
+
+const near = (got: number, want: number) =>
+  Math.abs(got - want) <= 1e-6 + 1e-4 * Math.abs(want);
+
+async function evaluateEfficiency(answer: EfficiencyAnswer) {
+  const question = "07-2 토크나이저 효율 재기";
+  const missing = missingFields(answer, [...TOKENIZER_KEYS, "mostEfficient"]);
+  if (missing.length > 0) return result(question, missing);
+  const { n } = DATA.q2Sample;
+  const texts = await sampleTexts(DATA.q2Sample);
   const problems: string[] = [];
-  for (const key of Object.keys(want) as (keyof VocabSizes)[]) {
+  for (const key of TOKENIZER_KEYS) {
     const got = answer[key];
-    if (typeof got !== "number") {
-      problems.push(`${key}: 숫자를 넣으세요.`);
-    } else if (got !== want[key]) {
+    if (
+      typeof got?.tokensPerChar !== "number" ||
+      typeof got?.unkRate !== "number"
+    ) {
       problems.push(
-        Math.abs(got - want[key]) <= 5
-          ? `${key}: 거의 맞지만 조금 다릅니다. 빈 줄이나 특수 토큰을 빼고 세지 않았나요? tokenizer.vocabSize를 쓰세요.`
-          : `${key}: 어휘 크기가 다릅니다. 그 모델의 토크나이저를 불러 vocabSize를 읽으세요.`,
+        `${key}: { tokensPerChar, unkRate } 숫자 두 개를 넣으세요.`,
+      );
+      continue;
+    }
+    if (!(got.tokensPerChar > 0)) {
+      problems.push(
+        `${key}: tokensPerChar가 0 이하입니다. 아직 재지 않았다면 이 토크나이저로 리뷰를 tokenize()해 재세요.`,
+      );
+      continue;
+    }
+    const want = await measureEfficiency(key, texts);
+    if (!near(got.tokensPerChar, want.tokensPerChar)) {
+      problems.push(
+        near(got.tokensPerChar, want.withSpecials)
+          ? `${key}: tokensPerChar에 [CLS]/[SEP]까지 셌습니다. 특수 토큰 없는 tokenize()로 세세요.`
+          : near(got.tokensPerChar, want.withoutSpaces)
+          ? `${key}: 글자 수에서 공백을 뺐습니다. 공백을 포함한 text.length의 합으로 나누세요.`
+          : got.tokensPerChar > 1.5
+          ? `${key}: tokensPerChar가 너무 큽니다. 리뷰당 토큰 수가 아니라, 모든 리뷰의 토큰 수 합 ÷ 글자 수 합입니다.`
+          : `${key}: tokensPerChar가 다릅니다. 이 토크나이저로 q2Sample 리뷰 ${n}개 전체를 tokenize()해 토큰 수 합을 글자 수(text.length) 합으로 나누세요.`,
+      );
+    }
+    if (!near(got.unkRate, want.unkRate)) {
+      problems.push(
+        near(got.unkRate, want.unkPerChar)
+          ? `${key}: unkRate를 글자 수로 나눴습니다. [UNK] 수 ÷ 전체 토큰 수입니다.`
+          : `${key}: unkRate가 다릅니다. 토큰 중 tokenizer.unkToken과 같은 것의 비율(전체 토큰 수 대비)을 세세요.`,
+      );
+    }
+  }
+  if (!TOKENIZER_KEYS.includes(answer.mostEfficient)) {
+    problems.push(
+      `mostEfficient에는 ${TOKENIZER_KEYS.join(", ")} 중 하나를 넣으세요.`,
+    );
+  } else if (problems.length === 0) {
+    const fewest = Math.min(
+      ...TOKENIZER_KEYS.map((key) => answer[key].tokensPerChar),
+    );
+    if (answer[answer.mostEfficient].tokensPerChar !== fewest) {
+      problems.push(
+        "mostEfficient가 여러분이 잰 tokensPerChar가 가장 작은 토크나이저가 아닙니다. 어휘가 크거나 유명한 쪽이 아니라 잰 숫자로 고르세요.",
       );
     }
   }
@@ -114,26 +250,28 @@ interface FineTuningPlan {
   warmupRatio: number;
 }
 
-/** Smallest length (with [CLS]/[SEP]) that covers `coverage` of the sampled reviews. */
-async function nsmcLengthAt(coverage: number): Promise<number> {
-  const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
-  const frame = sampleStratified(await loadNsmc("train", { quiet: true }), {
-    n: DATA.q3SampleSize,
-    seed: 7,
-  });
-  const lengths = (frame.getColumn("document").toArray() as string[])
+/** Token lengths (with [CLS]/[SEP]) of the q3 sample of NSMC train reviews, sorted. */
+async function nsmcLengths(tokenizer: BertTokenizer): Promise<number[]> {
+  return (await sampleTexts(DATA.q3Sample))
     .map((text) => tokenizer.encode(text).length)
     .sort((a, b) => a - b);
-  return lengths[Math.ceil(coverage * lengths.length) - 1];
+}
+
+/** Smallest length that covers `coverage` of the sorted lengths. */
+function lengthAt(sorted: number[], coverage: number): number {
+  return sorted[Math.ceil(coverage * sorted.length) - 1];
 }
 
 async function evaluatePlan(answer: FineTuningPlan) {
   const question = "07-3 하이퍼파라미터 고르기";
-  if (!answer || typeof answer !== "object") {
-    return result(question, [
-      "{ learningRate, numTrainEpochs, batchSize, maxLength, warmupRatio } 객체를 넘겨 주세요.",
-    ]);
-  }
+  const missing = missingFields(answer, [
+    "learningRate",
+    "numTrainEpochs",
+    "batchSize",
+    "maxLength",
+    "warmupRatio",
+  ]);
+  if (missing.length > 0) return result(question, missing);
   const problems: string[] = [];
   const { learningRate, numTrainEpochs, batchSize, maxLength, warmupRatio } =
     answer;
@@ -164,21 +302,32 @@ async function evaluatePlan(answer: FineTuningPlan) {
         : "warmupRatio는 전체 스텝 중 워밍업의 비율(0~1)입니다. 권장값을 다시 보세요.",
     );
   }
+  const config = await BertConfig.fromPretrained(DATA.q3Model);
   if (!Number.isInteger(maxLength) || maxLength < 8) {
     problems.push("maxLength는 토큰 수(정수)입니다.");
-  } else if (maxLength > 512) {
-    problems.push("maxLength가 BERT의 위치 임베딩 수(512)보다 깁니다.");
+  } else if (maxLength > config.max_position_embeddings) {
+    problems.push(
+      `maxLength가 ${DATA.q3Model}의 위치 임베딩 수보다 깁니다. 모델마다 다릅니다: 그 모델의 config.json에서 max_position_embeddings를 읽으세요.`,
+    );
   } else {
-    const needed = await nsmcLengthAt(DATA.q3Coverage);
+    const tokenizer = await once(
+      `tokenizer:${DATA.q3Model}`,
+      () => AutoTokenizer.fromPretrained(DATA.q3Model, { doLowerCase: false }),
+    );
+    const lengths = await nsmcLengths(tokenizer);
+    const needed = lengthAt(lengths, DATA.q3Coverage);
+    const percent = 100 * DATA.q3Coverage;
     if (maxLength < needed) {
+      const course = await loadTokenizer("course");
+      const courseNeeded = lengthAt(await nsmcLengths(course), DATA.q3Coverage);
       problems.push(
-        `maxLength가 짧아 NSMC 리뷰의 ${
-          100 * DATA.q3Coverage
-        }% 이상을 자르지 않고 담지 못합니다. 코스 토크나이저로 리뷰 길이 분포를 재 보세요.`,
+        maxLength >= courseNeeded
+          ? `maxLength가 ${DATA.q3Model}의 토큰으로는 리뷰의 ${percent}%를 담지 못합니다. 코스 토크나이저로 쟀나요? 어휘가 다르면 토큰 길이도 다릅니다: 파인튜닝할 모델의 토크나이저로 재세요.`
+          : `maxLength가 짧아 NSMC 리뷰의 ${percent}% 이상을 자르지 않고 담지 못합니다. ${DATA.q3Model} 토크나이저로 q3Sample 리뷰의 길이 분포를 재 보세요 ([CLS]/[SEP] 포함).`,
       );
-    } else if (maxLength > 4 * needed) {
+    } else if (maxLength > 2 * lengthAt(lengths, 0.99)) {
       problems.push(
-        "maxLength가 리뷰 길이에 비해 너무 깁니다. 어텐션 비용은 길이의 제곱입니다. 분포에 맞춰 줄이세요.",
+        "maxLength가 리뷰 길이에 비해 너무 깁니다. 어텐션 비용은 길이의 제곱입니다. 길이 분포의 95~99% 분위에 맞춰 줄이세요.",
       );
     }
   }
@@ -187,7 +336,7 @@ async function evaluatePlan(answer: FineTuningPlan) {
 
 export const check07 = {
   q1: makeCheck("07-1 KLUE 태스크와 헤드", evaluateHeads),
-  q2: makeCheck("07-2 어휘 크기 재기", evaluateVocabSizes),
+  q2: makeCheck("07-2 토크나이저 효율 재기", evaluateEfficiency),
   q3: makeCheck("07-3 하이퍼파라미터 고르기", evaluatePlan),
   data: DATA,
 };
