@@ -1,5 +1,5 @@
 /**
- * The exercise checks of lessons 01-04: a right answer passes, wrong answers fail, and the
+ * The exercise checks of lessons 03-04 (00-02: exercises_checks_0002_test.ts): a right answer passes, wrong answers fail, and the
  * feedback never contains the value it expected. Expected values are computed here with the
  * library, independently of the checks.
  */
@@ -12,16 +12,14 @@ import {
   AutoTokenizer,
   BertConfig,
   BertForSequenceClassification,
-  type BertTokenizer,
-  check01,
-  check02,
   check03,
   check04,
   courseModelDir,
   type Example,
   initBackend,
+  loadNsmc,
   resolveWarmupSteps,
-  SeededRandom,
+  sampleStratified,
   Trainer,
 } from "../lib/mod.ts";
 
@@ -53,175 +51,6 @@ function assertNotRevealed(problems: string[], secrets: (string | number)[]) {
   }
 }
 
-// ---- lesson 01 -------------------------------------------------------------------------------
-
-Deno.test("01-1 bidirectional: a real explanation passes, vague ones fail", async () => {
-  const good = await check01.q1.evaluate(
-    "BERT는 빈칸의 왼쪽 문맥과 오른쪽 문맥을 셀프 어텐션으로 한꺼번에 모두 본다.",
-  );
-  assert.ok(good.passed, good.problems.join());
-  assert.ok(!(await check01.q1.evaluate("")).passed);
-  const onlyLeft = await check01.q1.evaluate(
-    "BERT는 빈칸 앞의 단어들을 보고 예측하는 모델이다.",
-  );
-  assert.ok(!onlyLeft.passed);
-  assert.ok(onlyLeft.problems.some((p) => p.includes("뒤")));
-});
-
-Deno.test("01-2 MLM and NSP: key ideas are required for both", async () => {
-  const good = await check01.q2.evaluate({
-    mlm: "토큰 일부를 [MASK]로 가리고 원래 토큰을 예측한다.",
-    nsp: "두 문장이 실제로 이어지는 다음 문장인지 맞힌다.",
-  });
-  assert.ok(good.passed, good.problems.join());
-  const swapped = await check01.q2.evaluate({
-    mlm: "두 문장이 실제로 이어지는 다음 문장인지 맞힌다.",
-    nsp: "토큰 일부를 [MASK]로 가리고 원래 토큰을 예측한다.",
-  });
-  assert.ok(!swapped.passed);
-});
-
-type MaskFn = (
-  ids: number[],
-  tok: BertTokenizer,
-  rng: SeededRandom,
-) => { input_ids: number[]; labels: number[] };
-
-function maskWith(
-  rates: { select: number; mask: number; random: number },
-  options: { skipSpecial?: boolean } = {},
-): MaskFn {
-  return (ids, tok, rng) => {
-    const special = new Set([tok.clsTokenId, tok.sepTokenId, tok.padTokenId]);
-    const input_ids = [...ids];
-    const labels = ids.map(() => -100);
-    ids.forEach((id, i) => {
-      if ((options.skipSpecial ?? true) && special.has(id)) return;
-      if (rng.next() >= rates.select) return;
-      labels[i] = id;
-      const roll = rng.next();
-      if (roll < rates.mask) input_ids[i] = tok.maskTokenId;
-      else if (roll < rates.mask + rates.random) {
-        input_ids[i] = rng.int(tok.vocabSize);
-      }
-    });
-    return { input_ids, labels };
-  };
-}
-
-Deno.test("01-3 masking: 80/10/10 passes; wrong rates, specials, Math.random and mutation fail", async () => {
-  const right = await check01.q3.evaluate(
-    maskWith({ select: 0.15, mask: 0.8, random: 0.1 }),
-  );
-  assert.ok(right.passed, right.problems.join());
-  const allMask = await check01.q3.evaluate(
-    maskWith({ select: 0.15, mask: 1, random: 0 }),
-  );
-  assert.ok(!allMask.passed);
-  const tooMany = await check01.q3.evaluate(
-    maskWith({ select: 0.3, mask: 0.8, random: 0.1 }),
-  );
-  assert.ok(!tooMany.passed);
-  const specials = await check01.q3.evaluate(
-    maskWith({ select: 0.15, mask: 0.8, random: 0.1 }, { skipSpecial: false }),
-  );
-  assert.ok(!specials.passed);
-  assert.ok(specials.problems.some((p) => p.includes("특수 토큰")));
-  const unseeded: MaskFn = (ids, tok) =>
-    maskWith({ select: 0.15, mask: 0.8, random: 0.1 })(
-      ids,
-      tok,
-      new SeededRandom(Math.floor(Math.random() * 1e9)),
-    );
-  assert.ok(!(await check01.q3.evaluate(unseeded)).passed);
-  const mutating: MaskFn = (ids, tok, rng) => {
-    const out = maskWith({ select: 0.15, mask: 0.8, random: 0.1 })(
-      ids,
-      tok,
-      rng,
-    );
-    ids.splice(0, ids.length, ...out.input_ids);
-    return out;
-  };
-  assert.ok(!(await check01.q3.evaluate(mutating)).passed);
-  const throwing: MaskFn = () => {
-    throw new Error("boom");
-  };
-  const crashed = await check01.q3.evaluate(throwing);
-  assert.ok(!crashed.passed && crashed.problems[0].includes("boom"));
-});
-
-// ---- lesson 02 -------------------------------------------------------------------------------
-
-Deno.test("02-1 tokenize: the library's own encoding passes; near misses fail without the answer", async () => {
-  const { q1Sentence, q1MaxLength } = check02.data;
-  const encoded = tokenizer(q1Sentence, {
-    padding: "max_length",
-    truncation: true,
-    maxLength: q1MaxLength,
-  });
-  const right = {
-    tokens: tokenizer.tokenize(q1Sentence),
-    input_ids: encoded.input_ids,
-    attention_mask: encoded.attention_mask,
-  };
-  assert.equal(right.input_ids.length, q1MaxLength);
-  assert.ok((await check02.q1.evaluate(right)).passed);
-
-  const unpadded = { ...right, input_ids: tokenizer.encode(q1Sentence) };
-  assert.ok(!(await check02.q1.evaluate(unpadded)).passed);
-  const withSpecials = {
-    ...right,
-    tokens: tokenizer.tokenize(q1Sentence, { addSpecialTokens: true }),
-  };
-  const result = await check02.q1.evaluate(withSpecials);
-  assert.ok(!result.passed);
-  assert.ok(!result.problems.join().includes("[CLS]"));
-  const oneOff = {
-    ...right,
-    input_ids: right.input_ids.map((id, i) => (i === 2 ? id + 1 : id)),
-  };
-  const offResult = await check02.q1.evaluate(oneOff);
-  assert.ok(!offResult.passed);
-  assertNotRevealed(offResult.problems, [right.input_ids[2]]);
-});
-
-Deno.test("02-2 special tokens: ids from the vocabulary pass; wrong ids fail without revealing", async () => {
-  const names = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]"];
-  const right = Object.fromEntries(
-    names.map((t) => [t, tokenizer.convertTokensToIds(t)]),
-  );
-  assert.ok((await check02.q2.evaluate(right)).passed);
-  const swapped = {
-    ...right,
-    "[CLS]": right["[SEP]"],
-    "[SEP]": right["[CLS]"],
-  };
-  const result = await check02.q2.evaluate(swapped);
-  assert.ok(!result.passed);
-  assert.equal(result.problems.length, 2);
-  const { "[MASK]": _mask, ...missing } = right;
-  assert.ok(!(await check02.q2.evaluate(missing)).passed);
-});
-
-Deno.test("02-3 token counts: counts from mBERT and the course vocabulary pass; counting specials gets a hint", async () => {
-  const mbert = await AutoTokenizer.fromPretrained(check02.data.mbertId);
-  const right = {
-    mbertKorean: mbert.tokenize(check02.data.q3Korean).length,
-    mbertEnglish: mbert.tokenize(check02.data.q3English).length,
-    courseKorean: tokenizer.tokenize(check02.data.q3Korean).length,
-    courseEnglish: tokenizer.tokenize(check02.data.q3English).length,
-  };
-  assert.ok((await check02.q3.evaluate(right)).passed);
-  const withSpecials = await check02.q3.evaluate({
-    ...right,
-    mbertKorean: right.mbertKorean + 2,
-  });
-  assert.ok(!withSpecials.passed);
-  assert.ok(withSpecials.problems[0].includes("[CLS]"));
-  assertNotRevealed(withSpecials.problems, [right.mbertKorean]);
-});
-
 // ---- lesson 03 -------------------------------------------------------------------------------
 
 Deno.test({
@@ -245,16 +74,7 @@ Deno.test({
   assertNotRevealed(result.problems, [length]);
 });
 
-Deno.test("03-2 why [CLS]: needs summary, attention and where it is used", async () => {
-  const good = await check03.q2.evaluate(
-    "[CLS]는 셀프 어텐션으로 모든 토큰을 보고 문장 전체를 요약하며, NSP 사전학습과 분류 헤드가 그 위치를 쓴다.",
-  );
-  assert.ok(good.passed, good.problems.join());
-  const vague = await check03.q2.evaluate(
-    "[CLS]는 맨 앞에 있는 특별한 토큰이기 때문이다.",
-  );
-  assert.ok(!vague.passed);
-});
+// 03-2 ([CLS] distances) is tested in exercises_checks_030507_test.ts.
 
 Deno.test({
   name:
@@ -299,29 +119,70 @@ Deno.test({
   );
 });
 
+/** Trains a classifier from the course model the way exercise 04-2's solution does. */
+async function fineTune(
+  examples: Example[],
+  freeze: "feature_extraction" | "full",
+  learningRate: number,
+  numTrainEpochs: number,
+) {
+  const model = await BertForSequenceClassification.fromPretrained(MODEL_DIR, {
+    num_labels: 2,
+    seed: 42,
+    verbose: false,
+  });
+  const trainer = new Trainer({
+    model,
+    args: {
+      numTrainEpochs,
+      batchSize: 32,
+      learningRate,
+      warmupRatio: 0.1,
+      freeze,
+      seed: 42,
+      evalStrategy: "no",
+      progress: false,
+      padTokenId: tokenizer.padTokenId,
+    },
+    trainDataset: examples,
+  });
+  await trainer.train();
+  return model;
+}
+
 Deno.test({
   name:
-    "04-2 freeze vs full: re-measures accuracy and checks which encoder moved",
+    "04-2 freeze vs full: trained models pass; an untrained head, an unmoved or random encoder, swapped or misreported fail",
   ignore: !HAS_WEIGHTS,
 }, async () => {
-  const texts = check01.data.maskingSentences;
-  const examples: Example[] = [...texts, ...texts].map((text, i) => ({
-    input_ids: tokenizer.encode(text),
-    label: i % 2,
-  }));
-  const load = () =>
-    BertForSequenceClassification.fromPretrained(MODEL_DIR, {
-      num_labels: 2,
-      verbose: false,
-      seed: 3,
-    });
-  const frozenModel = await load();
-  const fullModel = await load();
-  // Stand-in for full fine-tuning: nudge one encoder weight, as training would.
-  const query = fullModel.namedParameters().get(
-    "bert.encoder.layer.0.attention.self.query.weight",
-  )!;
-  query.assign(tf.tidy(() => tf.add(query, 0.01)));
+  const toExamples = (frame: Awaited<ReturnType<typeof loadNsmc>>) => {
+    const texts = frame.getColumn("document").toArray() as string[];
+    const labels = frame.getColumn("label").toArray() as number[];
+    return texts.map((text, i): Example => ({
+      input_ids: tokenizer.encode(text, { truncation: true, maxLength: 64 }),
+      label: Number(labels[i]),
+    }));
+  };
+  // The solution's quick mode: 200 training reviews, 100 evaluation reviews.
+  const trainExamples = toExamples(
+    sampleStratified(await loadNsmc("train", { quiet: true }), {
+      n: 200,
+      seed: 7,
+    }),
+  );
+  const evalExamples = toExamples(
+    sampleStratified(await loadNsmc("test", { quiet: true }), {
+      n: 100,
+      seed: 7,
+    }),
+  );
+  const frozenModel = await fineTune(
+    trainExamples,
+    "feature_extraction",
+    1e-3,
+    10,
+  );
+  const fullModel = await fineTune(trainExamples, "full", 1e-4, 2);
   const measure = async (model: BertForSequenceClassification) => {
     const trainer = new Trainer({
       model,
@@ -336,54 +197,104 @@ Deno.test({
         ).length / labels.length,
       }),
     });
-    return (await trainer.evaluate(examples)).eval_accuracy;
+    return (await trainer.evaluate(evalExamples)).eval_accuracy;
   };
   const frozenAccuracy = await measure(frozenModel);
   const fullAccuracy = await measure(fullModel);
-  const right = await check04.q2.evaluate({
+  const answer = {
     frozenModel,
     fullModel,
-    evalExamples: examples,
+    evalExamples,
     frozenAccuracy,
     fullAccuracy,
+  };
+  const right = await check04.q2.evaluate(answer);
+  assert.ok(right.passed, right.problems.join("\n"));
+
+  // The issue's case: a frozen model whose head never trained (pretrained encoder, new head).
+  const untrained = await BertForSequenceClassification.fromPretrained(
+    MODEL_DIR,
+    { num_labels: 2, seed: 3, verbose: false },
+  );
+  const untrainedHead = await check04.q2.evaluate({
+    ...answer,
+    frozenModel: untrained,
+    frozenAccuracy: await measure(untrained),
   });
-  assert.ok(right.passed, right.problems.join());
+  assert.ok(!untrainedHead.passed);
+  assert.match(
+    untrainedHead.problems.join(),
+    /frozenModel의 분류 헤드가 초깃값/,
+  );
+  // Its bias nudged so that it looks "moved": the check's own validation sample still fails it.
+  const bias = untrained.namedParameters().get("classifier.bias")!;
+  bias.assign(tf.tidy(() => tf.add(bias, tf.tensor1d([0.01, -0.01]))));
+  const nudgedHead = await check04.q2.evaluate({
+    ...answer,
+    frozenModel: untrained,
+    frozenAccuracy: await measure(untrained),
+  });
+  assert.ok(!nudgedHead.passed);
+  assert.match(nudgedHead.problems.join(), /frozenModel을 검사용 검증 표본/);
+  assert.doesNotMatch(nudgedHead.problems.join(), /fullModel/);
+
+  // A "full" model whose encoder was nudged but which never trained: head and accuracy fail.
+  const nudged = await BertForSequenceClassification.fromPretrained(
+    MODEL_DIR,
+    { num_labels: 2, seed: 3, verbose: false },
+  );
+  const query = nudged.namedParameters().get(
+    "bert.encoder.layer.0.attention.self.query.weight",
+  )!;
+  query.assign(tf.tidy(() => tf.add(query, 0.01)));
+  const untrainedFull = await check04.q2.evaluate({
+    ...answer,
+    fullModel: nudged,
+    fullAccuracy: await measure(nudged),
+  });
+  assert.ok(!untrainedFull.passed);
+  assert.match(untrainedFull.problems.join(), /fullModel의 분류 헤드가 초깃값/);
+
   const swapped = await check04.q2.evaluate({
+    ...answer,
     frozenModel: fullModel,
     fullModel: frozenModel,
-    evalExamples: examples,
     frozenAccuracy: fullAccuracy,
     fullAccuracy: frozenAccuracy,
   });
   assert.ok(!swapped.passed);
-  assert.equal(swapped.problems.length, 2);
+  assert.match(swapped.problems.join(), /frozenModel의 인코더 가중치가/);
+  assert.match(swapped.problems.join(), /fullModel의 인코더 가중치가 그대로/);
+  const same = await check04.q2.evaluate({
+    ...answer,
+    frozenModel: fullModel,
+    frozenAccuracy: fullAccuracy,
+  });
+  assert.ok(!same.passed);
   const misreported = await check04.q2.evaluate({
-    frozenModel,
-    fullModel,
-    evalExamples: examples,
+    ...answer,
     frozenAccuracy: Math.min(1, frozenAccuracy + 0.2),
-    fullAccuracy,
   });
   assert.ok(!misreported.passed);
+  assert.match(misreported.problems.join(), /frozenAccuracy가 evalExamples/);
   // A randomly initialized "full" model must not pass as fine-tuned.
-  const { BertConfig } = await import("../lib/mod.ts");
   const config = await BertConfig.fromPretrained(courseModelDir());
   const randomModel = new BertForSequenceClassification(
     config.clone({ num_labels: 2 }),
     { seed: 1 },
   );
   const random = await check04.q2.evaluate({
-    frozenModel,
+    ...answer,
     fullModel: randomModel,
-    evalExamples: examples,
-    frozenAccuracy,
     fullAccuracy: await measure(randomModel),
   });
   assert.ok(!random.passed);
   assert.match(random.problems.join(), /무작위 초기화가 아니라/);
-  randomModel.dispose();
-  frozenModel.dispose();
-  fullModel.dispose();
+  for (
+    const model of [randomModel, nudged, untrained, frozenModel, fullModel]
+  ) {
+    model.dispose();
+  }
 });
 
 Deno.test("04-3 schedule: partial last batch counts; warmup rounds up", async () => {

@@ -1,8 +1,9 @@
 /**
- * One QA span rule: the question-answering pipeline, lib/data's bestAnswerSpan, the lesson 06
- * solution (extractAnswer) and the exercise check (check06.q2) pick the same answer from the
- * same logits. The pipeline runs on a stub engine that hands back the given logits, so no model
- * weights are needed (only the course tokenizer).
+ * One QA span rule: the question-answering pipeline, lib/data's bestAnswerSpan, the exercise 06
+ * solution (extractAnswer, loaded from course/solutions/06_다운스트림_태스크.md itself) and the
+ * exercise check (check06.q2) pick the same answer from the same logits. The pipeline runs on a
+ * stub engine that hands back the given logits, so no model weights are needed (only the course
+ * tokenizer).
  */
 import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
@@ -19,6 +20,7 @@ import {
   questionAnswering,
 } from "../lib/tasks/question_answering.ts";
 import { AutoTokenizer, type Offset } from "../lib/text/mod.ts";
+import { repoModule, solutionFunction } from "./solution_code.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 if (!Deno.env.get("COURSE_MIRROR")) {
@@ -27,34 +29,18 @@ if (!Deno.env.get("COURSE_MIRROR")) {
 
 type Feature = { offset_mapping: (Offset | null)[]; context: string };
 
-/** The solution of course/solutions/06_다운스트림_태스크.md (q2), kept in step with it. */
-function extractAnswer(
+type ExtractAnswer = (
   feature: Feature,
   startLogits: number[],
   endLogits: number[],
-): string {
-  const maxAnswerLength = 30;
-  let best = { score: -Infinity, text: "" };
-  feature.offset_mapping.forEach((startOffset, s) => {
-    if (!startOffset) return;
-    for (
-      let e = s;
-      e < Math.min(feature.offset_mapping.length, s + maxAnswerLength);
-      e++
-    ) {
-      const endOffset = feature.offset_mapping[e];
-      if (!endOffset) continue;
-      const score = startLogits[s] + endLogits[e];
-      if (score > best.score) {
-        best = {
-          score,
-          text: feature.context.slice(startOffset[0], endOffset[1]),
-        };
-      }
-    }
-  });
-  return best.text;
-}
+) => string;
+
+/** The solution's own code (course/solutions/06, 문제 2), read from the master, not copied here. */
+const extractAnswer = await solutionFunction<ExtractAnswer>(
+  "06_다운스트림_태스크.md",
+  "extractAnswer",
+  `import type { Offset } from "${repoModule("lib/text/mod.ts")}";`,
+);
 
 const tokenizer = await AutoTokenizer.fromPretrained(courseModelDir());
 const { q2Question: question, q2Context: context } = check06.data;

@@ -1,7 +1,8 @@
 /**
  * Checks for lesson 06 (다운스트림 태스크). The learner's NER alignment and QA span functions
  * are compared with the library's own (alignWordLabels, bestAnswerSpan) on cases built at run
- * time; the NLI pair encoding is compared with the course tokenizer's. bestAnswerSpan is
+ * time (q2's cases each hide one trap: a question or [SEP] token, an end before the start, a span
+ * over the length limit); the NLI pair encoding is compared with the course tokenizer's. bestAnswerSpan is
  * lib/data's one span rule (`rankAnswerSpans`), the rule the question-answering pipeline
  * answers with, so a function that passes q2 picks the pipeline's answer.
  */
@@ -95,7 +96,15 @@ type ExtractAnswer = (
   endLogits: number[],
 ) => string;
 
-/** Start/end logits with traps: a high score on a question token, an end before the start. */
+/** Traps of q2, one per trial in turn: none, a question/[SEP] token, an end before the start, too long. */
+const TRAPS = 4;
+/** Longest answer in tokens, as in Hugging Face's `max_answer_length` (q2 uses 30). */
+const MAX_ANSWER_LENGTH = 30;
+
+/**
+ * Start/end logits with traps: a high score on a question token and on the final [SEP], an end
+ * before the start, or a best pair longer than the answer limit.
+ */
 function trapLogits(
   rng: SeededRandom,
   feature: SpanFeature,
@@ -113,11 +122,18 @@ function trapLogits(
   start[s] += 6;
   end[s + 1 + rng.int(3)] += 6;
   if (trap === 1) {
-    // The best raw start logit sits on a question token, which can never start an answer.
+    // The best raw start logit sits on a question token, the best raw end on the final [SEP]:
+    // neither can be part of an answer.
     start[1] += 20;
+    end[n - 1] += 20;
   } else if (trap === 2) {
     // The best raw end logit lies before the best start.
     end[firstContext] += 9;
+  } else if (trap === 3) {
+    // The best pair of all spans MAX_ANSWER_LENGTH + 3 tokens: too long to be an answer.
+    // (The q2 context has 51 tokens, so such a span fits inside it.)
+    start[firstContext] += 12;
+    end[contextTokens[MAX_ANSWER_LENGTH + 2]] += 12;
   }
   return { start, end };
 }
@@ -139,28 +155,35 @@ async function evaluateExtractAnswer(extractAnswer: ExtractAnswer) {
   );
   const rng = new SeededRandom(616);
   const problems = new Set<string>();
-  for (let trial = 0; trial < 9; trial++) {
-    const trap = trial % 3;
+  for (let trial = 0; trial < 3 * TRAPS; trial++) {
+    const trap = trial % TRAPS;
     const { start, end } = trapLogits(rng, feature, trap);
-    const want = bestAnswerSpan(feature, start, end, { maxAnswerLength: 30 })!;
+    const want = bestAnswerSpan(feature, start, end, {
+      maxAnswerLength: MAX_ANSWER_LENGTH,
+    })!;
     const got = extractAnswer(
       { offset_mapping: [...feature.offset_mapping], context: feature.context },
       [...start],
       [...end],
     );
-    if (typeof got !== "string" || got === "") {
-      problems.add(
+    if (typeof got !== "string" || (got === "" && trap === 0)) {
+      // Empty even without a trap (a stub): that is the one thing to fix first.
+      return result(question, [
         "정답 문자열(context의 일부, 빈 문자열이 아닌)을 돌려주세요.",
-      );
-      continue;
+      ]);
     }
     if (got === want.text) continue;
+    // Below, an empty string on a trap is that trap's mistake (e.g. slicing to a null offset).
     if (trap === 1) {
       problems.add(
         "질문이나 특수 토큰 위치(offset_mapping이 null)는 정답의 시작/끝이 될 수 없습니다.",
       );
     } else if (trap === 2) {
       problems.add("끝 위치가 시작 위치보다 앞인 스팬은 버려야 합니다.");
+    } else if (trap === 3) {
+      problems.add(
+        `${MAX_ANSWER_LENGTH}토큰보다 긴 스팬(e - s + 1 > ${MAX_ANSWER_LENGTH})은 정답 후보에서 빼야 합니다.`,
+      );
     } else if (!feature.context.includes(got)) {
       problems.add(
         "돌려준 문자열이 context에 없습니다. 토큰 위치를 offset_mapping으로 문자 위치로 바꿔 context를 잘라 내세요.",

@@ -1,15 +1,16 @@
 /**
  * Checks for lesson 08 (프로젝트: 악성 댓글 분류). Label mappings are judged against the labels
  * found in the data at run time, per-class scores against the library's classificationReport,
- * and the capstone model is re-evaluated through pipeline() on the learner's own held-out set.
+ * and the capstone model is re-evaluated through pipeline() on the learner's own held-out set,
+ * whose sentences and labels must be the curse-detection data's own.
  */
-import { loadHateSpeech } from "../data/mod.ts";
+import { loadCurseDetection, loadHateSpeech } from "../data/mod.ts";
 import type { BertPreTrainedModel } from "../models/mod.ts";
 import { SeededRandom } from "../runtime/random.ts";
 import { pipeline } from "../tasks/mod.ts";
 import type { BertTokenizer } from "../text/mod.ts";
 import { classificationReport } from "../train/metrics.ts";
-import { makeCheck, result } from "./feedback.ts";
+import { makeCheck, missingFields, result } from "./feedback.ts";
 
 const DATA = {
   /** q3: the capstone must beat always predicting the most frequent class by this much. */
@@ -97,12 +98,14 @@ function evaluatePerClass(perClass: PerClass) {
   }
   const rng = new SeededRandom(808);
   const problems = new Set<string>();
-  for (let trial = 0; trial < 8; trial++) {
+  for (let trial = 0; trial < 10; trial++) {
     const numLabels = 2 + (trial % 3);
     const n = 30 + rng.int(40);
-    const labels = Array.from({ length: n }, () => rng.int(numLabels));
+    // The last two trials have no example of the last class: recall's denominator is 0 there.
+    const present = trial >= 8 ? numLabels - 1 : numLabels;
+    const labels = Array.from({ length: n }, () => rng.int(present));
     // Every other trial never predicts the last class: precision's denominator is 0 there.
-    const predicted = trial % 2 ? numLabels - 1 : numLabels;
+    const predicted = trial % 2 && trial < 8 ? numLabels - 1 : numLabels;
     const predictions = labels.map((l) =>
       rng.next() < 0.6 ? Math.min(l, predicted - 1) : rng.int(predicted)
     );
@@ -116,7 +119,7 @@ function evaluatePerClass(perClass: PerClass) {
       }
       if (values.some((v) => !Number.isFinite(v))) {
         problems.add(
-          `${key}에 NaN이 있습니다. 한 번도 예측하지 않은 클래스처럼 분모가 0이면 0으로 두세요.`,
+          `${key}에 NaN이 있습니다. 한 번도 예측하지 않은 클래스나 정답에 한 번도 없는 클래스처럼 분모가 0이면 0으로 두세요.`,
         );
         continue;
       }
@@ -142,12 +145,49 @@ interface Capstone {
   macroF1: number;
 }
 
+/**
+ * Whether the held-out set is real curse-detection data: every sentence from the dataset, with
+ * the dataset's label for it (no sentence there has two labels), and both classes present. A set
+ * whose labels were made up (the model's own predictions, say) would score any model perfectly.
+ */
+async function evalSetProblem(
+  evalTexts: string[],
+  evalLabels: number[],
+): Promise<string | null> {
+  const curse = await loadCurseDetection({ quiet: true });
+  const sentences = curse.getColumn("sentence").toArray() as string[];
+  const labels = curse.getColumn("label").toArray() as number[];
+  const labelOf = new Map(sentences.map((s, i) => [s, Number(labels[i])]));
+  const unknown = evalTexts.findIndex((t) => !labelOf.has(t));
+  if (unknown >= 0) {
+    return `evalTexts의 ${
+      unknown + 1
+    }번째 문장이 욕설 탐지 데이터(loadCurseDetection)에 없습니다. 데이터에서 나눈 평가 문장을 그대로 넘기세요.`;
+  }
+  const wrong = evalTexts.findIndex((t, i) => labelOf.get(t) !== evalLabels[i]);
+  if (wrong >= 0) {
+    return `evalLabels의 ${
+      wrong + 1
+    }번째 값이 데이터에 있는 그 문장의 label과 다릅니다. 평가 문장의 label 열을 그대로 쓰세요 (모델의 예측이 아니라).`;
+  }
+  if (new Set(evalLabels).size < 2) {
+    return '평가 문장에 두 클래스가 모두 있어야 합니다. trainTestSplit에 stratify: "label"을 주세요.';
+  }
+  return null;
+}
+
 async function evaluateCapstone(answer: Capstone) {
   const question = "08-3 캡스톤: 욕설 탐지";
-  if (!answer?.model || !answer.tokenizer || !Array.isArray(answer.evalTexts)) {
-    return result(question, [
-      "{ model, tokenizer, evalTexts, evalLabels, macroF1 }를 넘겨 주세요.",
-    ]);
+  const missing = missingFields(answer, [
+    "model",
+    "tokenizer",
+    "evalTexts",
+    "evalLabels",
+    "macroF1",
+  ]);
+  if (missing.length > 0) return result(question, missing);
+  if (!Array.isArray(answer.evalTexts)) {
+    return result(question, ["evalTexts는 문자열 배열이어야 합니다."]);
   }
   const { model, tokenizer, evalTexts, evalLabels, macroF1 } = answer;
   if (evalTexts.length < DATA.q3MinEvalSize) {
@@ -158,6 +198,8 @@ async function evaluateCapstone(answer: Capstone) {
   if (!Array.isArray(evalLabels) || evalLabels.length !== evalTexts.length) {
     return result(question, ["evalLabels는 evalTexts와 같은 길이여야 합니다."]);
   }
+  const dataProblem = await evalSetProblem(evalTexts, evalLabels);
+  if (dataProblem) return result(question, [dataProblem]);
   const config = model.config as unknown as {
     id2label?: Record<number, string>;
     label2id?: Record<string, number>;
