@@ -4,9 +4,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { AdamW, shouldDecay } from "../lib/train/adamw.ts";
 import { clipByGlobalNorm } from "../lib/train/clipping.ts";
 import {
-  decodeSafetensors,
-  encodeSafetensors,
-} from "../lib/train/safetensors.ts";
+  float32Tensors,
+  parseSafetensors,
+  serializeSafetensors,
+} from "../lib/models/safetensors.ts";
 import {
   lrFactor,
   LrSchedule,
@@ -50,10 +51,12 @@ Deno.test("AdamW + global-norm clipping match torch.optim.AdamW over 3 steps", a
   }
   // The state round-trips through optimizer.safetensors bytes.
   const state = await optimizer.stateDict();
-  const decoded = decodeSafetensors(
-    encodeSafetensors(state.tensors, { steps: JSON.stringify(state.steps) }),
+  const decoded = parseSafetensors(
+    serializeSafetensors(state.tensors, {
+      metadata: { steps: JSON.stringify(state.steps) },
+    }),
   );
-  const sq = decoded.tensors.get("dense.weight.exp_avg_sq")!;
+  const sq = float32Tensors(decoded).get("dense.weight.exp_avg_sq")!;
   (r.exp_avg_sq_weight as number[][]).flat().forEach((v, i) =>
     assert.ok(Math.abs(sq.data[i] - v) < 1e-6)
   );

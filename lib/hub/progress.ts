@@ -3,6 +3,7 @@
  * numbers, or any object implementing `ProgressReporter` (e.g. a widget from lib/viz).
  */
 import { escapeHtml, formatBytes } from "../runtime/format.ts";
+import { DisplayHandle, inJupyter } from "../runtime/jupyter_display.ts";
 
 export interface ProgressReporter {
   start(label: string, totalBytes: number | undefined): void;
@@ -33,7 +34,7 @@ export function pickProgress(
   ) {
     return undefined;
   }
-  return jupyterAvailable() ? new JupyterProgress() : new TerminalProgress();
+  return inJupyter() ? new JupyterProgress() : new TerminalProgress();
 }
 
 function callbackProgress(
@@ -102,26 +103,9 @@ export class TerminalProgress implements ProgressReporter {
   }
 }
 
-interface JupyterNamespace {
-  broadcast(type: string, content: Record<string, unknown>): Promise<void>;
-}
-
-function jupyterNamespace(): JupyterNamespace | undefined {
-  try {
-    // Reading Deno.jupyter outside `deno jupyter` throws, hence the try.
-    return (Deno as unknown as { jupyter?: JupyterNamespace }).jupyter;
-  } catch {
-    return undefined;
-  }
-}
-
-export function jupyterAvailable(): boolean {
-  return jupyterNamespace() !== undefined;
-}
-
 /** An HTML progress bar in the notebook output, updated in place through a display id. */
 export class JupyterProgress implements ProgressReporter {
-  #id = `course-progress-${crypto.randomUUID()}`;
+  #display = new DisplayHandle("course-download");
   #label = "";
   #total: number | undefined;
   #done = 0;
@@ -130,7 +114,7 @@ export class JupyterProgress implements ProgressReporter {
   start(label: string, totalBytes: number | undefined): void {
     this.#label = label;
     this.#total = totalBytes;
-    this.#send("display_data");
+    this.#draw(true);
   }
 
   update(doneBytes: number): void {
@@ -138,25 +122,23 @@ export class JupyterProgress implements ProgressReporter {
     const now = performance.now();
     if (now - this.#lastDraw < REDRAW_INTERVAL_MS) return;
     this.#lastDraw = now;
-    this.#send("update_display_data");
+    this.#draw();
   }
 
   finish(): void {
     this.#total ??= this.#done;
-    this.#send("update_display_data");
+    this.#draw();
   }
 
-  #send(type: string): void {
+  #draw(start = false): void {
     const text = describe(this.#label, this.#done, this.#total);
     const max = this.#total ?? 0;
     const html =
       `<div style="font-family:monospace"><progress value="${this.#done}" max="${max}" ` +
       `style="width:40%"></progress> ${escapeHtml(text)}</div>`;
-    jupyterNamespace()?.broadcast(type, {
-      data: { "text/plain": text, "text/html": html },
-      metadata: {},
-      transient: { display_id: this.#id },
-    }).catch(() => {});
+    const bundle = { "text/plain": text, "text/html": html };
+    if (start) this.#display.display(bundle);
+    else this.#display.update(bundle);
   }
 }
 

@@ -6,9 +6,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BertConfig } from "./config.ts";
 import { Embedding, LayerNorm, Linear } from "./layers.ts";
 import { activation, dropout, linear, matMul, nativeKernels } from "./ops.ts";
-import { type ParameterList, seededIntegers } from "./parameters.ts";
+import type { ParameterList } from "./parameters.ts";
 import { BertPreTrainedModel, type ModelOptions } from "./pretrained.ts";
 import { CourseError } from "../runtime/errors.ts";
+import { SeededRandom } from "../runtime/random.ts";
 import { checkIdRanges, explainGatherError } from "./input_ids.ts";
 
 /** What every `forward` accepts (HF argument names). int32 tensors [batch, seq]. */
@@ -32,14 +33,18 @@ export interface BertModelOutput {
   attentions?: tf.Tensor4D[];
 }
 
-/** Dropout seeds: a fresh one per dropout call, all from the model's seed. */
+/**
+ * Dropout seeds: a fresh tfjs seed per dropout call, the next raw 32-bit word of the model's
+ * `SeededRandom` stream (state `seed ^ 0x5eed`). `Trainer.train` replaces `model.bert.seeds`
+ * with its own stream, whose state goes into a checkpoint's `rng_state.json`.
+ */
 export class DropoutSeeds {
-  private next: () => number;
+  readonly random: SeededRandom;
   constructor(seed: number) {
-    this.next = seededIntegers(seed ^ 0x5eed);
+    this.random = SeededRandom.fromState(seed ^ 0x5eed);
   }
   take(): number {
-    return this.next();
+    return this.random.nextUint32();
   }
 }
 

@@ -22,6 +22,23 @@ export {
   type HeadOutput,
 } from "./heads.ts";
 export {
+  canonicalTaskName,
+  checkpointHasHead,
+  type DynamicAxes,
+  type ExportedArchitecture,
+  exportedHead,
+  HEAD_TABLE,
+  HEAD_TASKS,
+  headByArchitecture,
+  type HeadClass,
+  headForExportTask,
+  headForTask,
+  type HeadRow,
+  type HeadTask,
+  TASK_ALIASES,
+  type TaskAlias,
+} from "./head_table.ts";
+export {
   BertPreTrainedModel,
   type FromPretrainedOptions,
   type ModelOptions,

@@ -3,6 +3,7 @@
  * whole model can be listed, frozen, initialized, saved and loaded by name.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { SeededRandom } from "../runtime/random.ts";
 
 export type InitKind = "normal" | "zeros" | "ones";
 
@@ -46,31 +47,29 @@ export class ParameterList {
   }
 }
 
-/** Mulberry32: tiny, fast, seedable; enough for init and dropout seeds. */
-export function seededIntegers(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/** HF `_init_weights`: normal(0, initializer_range) for matrices and embeddings, zero bias, LayerNorm 1/0. */
+/**
+ * HF `_init_weights`: normal(0, initializer_range) for matrices and embeddings, zero bias,
+ * LayerNorm 1/0. Each normal matrix gets its own tfjs seed: the next raw 32-bit word of
+ * `SeededRandom.fromState(seed)` (the course's one random stream type).
+ */
 export function initializeParameters(
   items: ParameterInfo[],
   initializerRange: number,
   seed: number,
 ): void {
-  const next = seededIntegers(seed);
+  const rng = SeededRandom.fromState(seed >>> 0);
   for (const item of items) {
     const shape = item.variable.shape;
     const value = tf.tidy(() => {
       if (item.init === "zeros") return tf.zeros(shape);
       if (item.init === "ones") return tf.ones(shape);
-      let w = tf.randomNormal(shape, 0, initializerRange, "float32", next());
+      let w = tf.randomNormal(
+        shape,
+        0,
+        initializerRange,
+        "float32",
+        rng.nextUint32(),
+      );
       if (
         item.paddingRow !== undefined && item.paddingRow !== null &&
         item.paddingRow < shape[0]

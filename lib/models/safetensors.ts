@@ -2,6 +2,10 @@
  * Pure TypeScript safetensors reader/writer (https://github.com/huggingface/safetensors):
  * 8-byte little-endian header length, a JSON header, then raw little-endian tensor bytes.
  * Written files are byte-identical to what the Python `safetensors` library writes.
+ *
+ * The course's one safetensors implementation: model weights (lib/models), checkpoints'
+ * `optimizer.safetensors` and weight restore (lib/train), the ONNX export's state dict. It lives
+ * in lib/models, the lowest layer that reads or writes these files; it imports only lib/runtime.
  */
 import { CourseError } from "../runtime/errors.ts";
 
@@ -169,6 +173,8 @@ function f32ToF16(value: number): number {
   return sign | half;
 }
 
+const FLOAT_DTYPES = new Set(["F32", "F16", "BF16", "F64"]);
+
 /** Float32 values of a stored tensor (F32 as is, F16/BF16/F64 converted). */
 export function toFloat32(
   tensor: RawTensor,
@@ -177,13 +183,11 @@ export function toFloat32(
 ): Float32Array {
   const { dtype, bytes } = tensor;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // F32: a copy in a fresh aligned buffer (the view may start at an unaligned offset).
+  if (dtype === "F32") return new Float32Array(bytes.slice().buffer);
   const n = bytes.byteLength / BYTES_PER_ELEMENT[dtype];
   const out = new Float32Array(n);
   switch (dtype) {
-    case "F32":
-      // Copy through a fresh aligned buffer: the view may start at an unaligned offset.
-      out.set(new Float32Array(bytes.slice().buffer));
-      break;
     case "F16":
       for (let i = 0; i < n; i++) {
         out[i] = f16ToF32(view.getUint16(2 * i, true));
@@ -208,9 +212,36 @@ export function toFloat32(
   return out;
 }
 
+/** A tensor as float32 values: what the writer takes and `float32Tensors` gives. */
 export interface TensorToWrite {
   shape: number[];
   data: Float32Array;
+}
+
+/**
+ * Every float tensor of a parsed file as float32 values (`toFloat32`), by name. Tensors of
+ * other dtypes (e.g. an old checkpoint's I64 `position_ids` buffer) are not parameters and are
+ * left out.
+ */
+export function float32Tensors(
+  file: SafetensorsFile,
+  path = "<memory>",
+): Map<string, TensorToWrite> {
+  const out = new Map<string, TensorToWrite>();
+  for (const [name, tensor] of file.tensors) {
+    if (!FLOAT_DTYPES.has(tensor.dtype)) continue;
+    out.set(name, {
+      shape: tensor.shape,
+      data: toFloat32(tensor, name, path),
+    });
+  }
+  return out;
+}
+
+/** How to write: `metadata` null writes no `__metadata__` entry (Python's `metadata=None`). */
+export interface SerializeOptions {
+  metadata?: Record<string, string> | null;
+  dtype?: "F32" | "F16";
 }
 
 /**
@@ -219,17 +250,16 @@ export interface TensorToWrite {
  */
 export function serializeSafetensors(
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
-  { metadata = { format: "pt" }, dtype = "F32" }: {
-    metadata?: Record<string, string>;
-    dtype?: "F32" | "F16";
-  } = {},
+  { metadata = { format: "pt" }, dtype = "F32" }: SerializeOptions = {},
 ): Uint8Array {
   const entries = [
     ...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors)),
   ]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const elementBytes = BYTES_PER_ELEMENT[dtype];
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  const header: Record<string, unknown> = metadata === null
+    ? {}
+    : { __metadata__: metadata };
   let offset = 0;
   for (const [name, { shape, data }] of entries) {
     const count = shape.reduce((a, b) => a * b, 1);
@@ -285,7 +315,7 @@ export function serializeSafetensors(
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
-  options?: { metadata?: Record<string, string>; dtype?: "F32" | "F16" },
+  options?: SerializeOptions,
 ): Promise<void> {
   const bytes = serializeSafetensors(tensors, options);
   // Write then rename, so an interrupted save never leaves a half-written checkpoint behind.

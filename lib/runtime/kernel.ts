@@ -8,15 +8,9 @@
  * which fails the cell and stops a Run All, as Python's KeyboardInterrupt does.
  */
 import { CourseError } from "./errors.ts";
+import { inJupyter } from "./jupyter_display.ts";
 
-/** True inside the Deno Jupyter kernel (`deno jupyter --kernel`). */
-export function inJupyter(): boolean {
-  try {
-    return typeof Deno.jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
+export { inJupyter };
 
 let listening = false;
 let requested = false;

@@ -24,7 +24,13 @@ export {
   memoryReport,
   resetMemoryPeak,
 } from "./memory.ts";
-export { formatBytes } from "./format.ts";
+export { escapeHtml, formatBytes } from "./format.ts";
+export {
+  displayable,
+  displayBundle,
+  DisplayHandle,
+  type MediaBundle,
+} from "./jupyter_display.ts";
 export {
   checkInterrupt,
   clearInterrupt,

@@ -4,6 +4,9 @@ import { CourseError } from "./errors.ts";
  * A small, fast, seeded PRNG (mulberry32). Its whole state is one 32-bit integer, so a
  * checkpoint can store `getState()` and a resumed run continues with exactly the same numbers.
  * `Math.random()` cannot be seeded, which is why every random choice in the course goes through this.
+ * It is the course's one random stream type: data sampling and masking, shuffling, parameter
+ * init (lib/models `initializeParameters`) and dropout seeds (lib/models `DropoutSeeds`, the
+ * Trainer's resumable dropout stream) all draw from a `SeededRandom`.
  */
 export class SeededRandom {
   #state: number;
@@ -12,13 +15,28 @@ export class SeededRandom {
     this.#state = normalizeSeed(seed);
   }
 
-  /** Uniform float in [0, 1). */
-  next(): number {
+  /**
+   * A generator whose state is `state` as given, without the seed mixing of the constructor:
+   * `SeededRandom.fromState(s)` continues exactly where a generator with `getState() === s` was.
+   */
+  static fromState(state: number): SeededRandom {
+    const rng = new SeededRandom();
+    rng.setState(state);
+    return rng;
+  }
+
+  /** The next raw 32-bit output, an integer in [0, 2^32): one mulberry32 step. */
+  nextUint32(): number {
     this.#state = (this.#state + 0x6d2b79f5) | 0;
     let t = this.#state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform float in [0, 1). */
+  next(): number {
+    return this.nextUint32() / 4294967296;
   }
 
   /** Uniform integer in [0, n). */

@@ -10,13 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveModelDir } from "../hub/mod.ts";
 import {
-  BertForMaskedLM,
-  BertForNextSentencePrediction,
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
   type BertPreTrainedModel,
-  type FromPretrainedOptions,
+  canonicalTaskName,
+  checkpointHasHead,
+  HEAD_TASKS,
+  headForTask,
+  type HeadRow,
+  type HeadTask,
+  TASK_ALIASES,
+  type TaskAlias,
 } from "../models/mod.ts";
 import {
   exportOnnx,
@@ -67,14 +69,16 @@ import {
  */
 export const DEFAULT_ENGINE: EngineName = "onnx";
 
-/** Inputs, options and results of each task, for typed pipelines. */
-export interface TaskSignatures {
+/**
+ * Inputs, options and results of each task of the head table
+ * (lib/models/head_table.ts), for typed pipelines.
+ */
+interface CanonicalSignatures {
   "text-classification": [
     TextInput | TextInput[],
     TextClassificationOptions,
     LabelScore[] | LabelScore[][],
   ];
-  "sentiment-analysis": TaskSignatures["text-classification"];
   "fill-mask": [
     string | string[],
     FillMaskOptions,
@@ -90,7 +94,6 @@ export interface TaskSignatures {
     TokenClassificationOptions,
     TokenPrediction[] | EntityGroup[] | TokenPrediction[][] | EntityGroup[][],
   ];
-  "ner": TaskSignatures["token-classification"];
   "question-answering": [
     QuestionAnsweringInput | QuestionAnsweringInput[],
     QuestionAnsweringOptions,
@@ -102,6 +105,11 @@ export interface TaskSignatures {
     SimilarityResult | SimilarityResult[],
   ];
 }
+
+/** Each task of the head table and each alias (an alias has its task's signature). */
+export type TaskSignatures =
+  & { [T in HeadTask]: CanonicalSignatures[T] }
+  & { [A in TaskAlias]: CanonicalSignatures[(typeof TASK_ALIASES)[A]] };
 
 export type TaskName = keyof TaskSignatures;
 
@@ -131,101 +139,50 @@ export type Pipeline<T extends TaskName> =
     dispose(): Promise<void>;
   };
 
-/** Other names of a task, as transformers.js keeps them: one row per task, aliases point at it. */
-const TASK_ALIASES = {
-  "sentiment-analysis": "text-classification",
-  "ner": "token-classification",
-} as const satisfies Partial<Record<TaskName, TaskName>>;
+type TaskRunner<T extends HeadTask = HeadTask> = (
+  ctx: TaskContext,
+  inputs: CanonicalSignatures[T][0],
+  options: CanonicalSignatures[T][1],
+) => Promise<CanonicalSignatures[T][2]>;
 
-type CanonicalTask = Exclude<TaskName, keyof typeof TASK_ALIASES>;
+/** The implementation of each task the head table names. */
+const TASK_RUNNERS: { readonly [T in HeadTask]: TaskRunner<T> } = {
+  "text-classification": textClassification,
+  "sentence-similarity": sentenceSimilarity,
+  "token-classification": tokenClassification,
+  "fill-mask": fillMask,
+  "question-answering": questionAnswering,
+  "next-sentence": nextSentence,
+};
 
 interface TaskSpec {
-  canonical: CanonicalTask;
+  canonical: HeadTask;
+  /** The head table row that serves the task. */
+  head: HeadRow;
   exportTask: ExportTask;
-  architecture: string;
-  modelClass: {
-    fromPretrained(
-      dir: string,
-      options: FromPretrainedOptions,
-    ): Promise<BertPreTrainedModel>;
-  };
   /** A weight only the right head has; its absence means "no head". */
   headWeight: string;
   outputs: readonly string[];
-  // deno-lint-ignore no-explicit-any
-  run: (ctx: TaskContext, inputs: any, options: any) => Promise<unknown>;
+  /** The task's runner; inputs are checked at run time (TASK_BAD_INPUT). */
+  run: (
+    ctx: TaskContext,
+    inputs: unknown,
+    options: unknown,
+  ) => Promise<unknown>;
 }
 
-const SEQUENCE_CLASSIFICATION = {
-  exportTask: "text-classification",
-  architecture: "BertForSequenceClassification",
-  modelClass: BertForSequenceClassification,
-  headWeight: "classifier.weight",
-  outputs: ["logits"],
-} as const;
-
-const TASKS: Record<CanonicalTask, TaskSpec> = {
-  "text-classification": {
-    canonical: "text-classification",
-    ...SEQUENCE_CLASSIFICATION,
-    run: textClassification,
-  },
-  "sentence-similarity": {
-    canonical: "sentence-similarity",
-    ...SEQUENCE_CLASSIFICATION,
-    run: sentenceSimilarity,
-  },
-  "fill-mask": {
-    canonical: "fill-mask",
-    exportTask: "fill-mask",
-    architecture: "BertForMaskedLM",
-    modelClass: BertForMaskedLM,
-    headWeight: "cls.predictions.transform.dense.weight",
-    outputs: ["logits"],
-    run: fillMask,
-  },
-  "next-sentence": {
-    canonical: "next-sentence",
-    exportTask: "next-sentence-prediction",
-    architecture: "BertForNextSentencePrediction",
-    modelClass: BertForNextSentencePrediction,
-    headWeight: "cls.seq_relationship.weight",
-    outputs: ["logits"],
-    run: nextSentence,
-  },
-  "token-classification": {
-    canonical: "token-classification",
-    exportTask: "token-classification",
-    architecture: "BertForTokenClassification",
-    modelClass: BertForTokenClassification,
-    headWeight: "classifier.weight",
-    outputs: ["logits"],
-    run: tokenClassification,
-  },
-  "question-answering": {
-    canonical: "question-answering",
-    exportTask: "question-answering",
-    architecture: "BertForQuestionAnswering",
-    modelClass: BertForQuestionAnswering,
-    headWeight: "qa_outputs.weight",
-    outputs: ["start_logits", "end_logits"],
-    run: questionAnswering,
-  },
-};
-
-// Checkpoints whose head fits the task even though the class name differs
-// (a pretraining checkpoint has both the MLM and the NSP head).
-const COMPATIBLE_ARCHITECTURES: Record<string, string[]> = {
-  BertForMaskedLM: ["BertForPreTraining"],
-  BertForNextSentencePrediction: ["BertForPreTraining"],
-};
-
 function taskSpec(task: string): TaskSpec | undefined {
-  const canonical = (TASK_ALIASES as Record<string, CanonicalTask>)[task] ??
-    task;
-  return Object.hasOwn(TASKS, canonical)
-    ? TASKS[canonical as CanonicalTask]
-    : undefined;
+  const canonical = canonicalTaskName(task) as HeadTask;
+  const head = headForTask(canonical);
+  if (!head || !Object.hasOwn(TASK_RUNNERS, canonical)) return undefined;
+  return {
+    canonical,
+    head,
+    exportTask: head.onnx!.task as ExportTask,
+    headWeight: head.headWeight!,
+    outputs: Object.keys(head.outputs),
+    run: TASK_RUNNERS[canonical] as TaskSpec["run"],
+  };
 }
 
 /** A loaded model with its tokenizer (e.g. right after training). */
@@ -245,7 +202,7 @@ export async function pipeline<T extends TaskName>(
       "TASK_UNKNOWN",
       `unknown task "${task}"`,
       `task는 ${
-        [...Object.keys(TASKS), ...Object.keys(TASK_ALIASES)].join(", ")
+        [...HEAD_TASKS, ...Object.keys(TASK_ALIASES)].join(", ")
       } 중 하나입니다.`,
     );
   }
@@ -387,22 +344,20 @@ function checkArchitecture(
   config: TaskModelConfig,
 ): void {
   const architecture = config.architectures?.[0];
-  if (!architecture || architecture === spec.architecture) return;
-  if (COMPATIBLE_ARCHITECTURES[spec.architecture]?.includes(architecture)) {
-    return;
-  }
+  if (!architecture || checkpointHasHead(architecture, spec.head)) return;
+  const needed = spec.head.architecture;
   throw new CourseError(
     "TASK_HEAD_MISMATCH",
-    `a ${architecture} checkpoint cannot run "${task}" (it needs ${spec.architecture})`,
-    `이 모델은 ${architecture}로 저장되었습니다. "${task}"에는 ${spec.architecture}로 파인튜닝한 모델 폴더를 넘기세요.`,
+    `a ${architecture} checkpoint cannot run "${task}" (it needs ${needed})`,
+    `이 모델은 ${architecture}로 저장되었습니다. "${task}"에는 ${needed}로 파인튜닝한 모델 폴더를 넘기세요.`,
   );
 }
 
 function missingHead(task: string, spec: TaskSpec, where: string): CourseError {
   return new CourseError(
     "TASK_HEAD_MISSING",
-    `${where} has no "${spec.headWeight}": the ${spec.architecture} head that "${task}" needs is missing`,
-    `"${task}"에는 학습된 헤드가 필요합니다. 사전학습만 된 모델이라면 먼저 ${spec.architecture}로 파인튜닝하고 savePretrained로 저장한 폴더를 넘기세요.`,
+    `${where} has no "${spec.headWeight}": the ${spec.head.architecture} head that "${task}" needs is missing`,
+    `"${task}"에는 학습된 헤드가 필요합니다. 사전학습만 된 모델이라면 먼저 ${spec.head.architecture}로 파인튜닝하고 savePretrained로 저장한 폴더를 넘기세요.`,
   );
 }
 
@@ -454,7 +409,7 @@ async function tfjsEngine(
       cleanup: () => Promise.resolve(),
     };
   }
-  const model = await spec.modelClass.fromPretrained(source.dir!, {
+  const model = await spec.head.modelClass.fromPretrained(source.dir!, {
     verbose: false,
   });
   if (model.loadingInfo?.missing_keys.includes(spec.headWeight)) {

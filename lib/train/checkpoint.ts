@@ -4,17 +4,20 @@
  * `scheduler.json`, `rng_state.json` and `trainer_state.json`. A checkpoint is written into a temp
  * folder and renamed into place, so an interrupted save never leaves a half-written checkpoint; a
  * temp folder left by a killed process is removed by `removeStaleTempFolders` on the next start.
- * Weights with NaN or Infinity are never saved.
+ * Weights with NaN or Infinity are never saved. Files are read and written by lib/models'
+ * safetensors module (the course's one), so a checkpoint's bytes are what the Python library
+ * writes for the same tensors.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { CourseError } from "../runtime/errors.ts";
 import type { AdamW } from "./adamw.ts";
 import {
-  decodeSafetensors,
-  encodeSafetensors,
-  type NamedArray,
-} from "./safetensors.ts";
+  float32Tensors,
+  parseSafetensors,
+  serializeSafetensors,
+  type TensorToWrite,
+} from "../models/safetensors.ts";
 import type { TrainableModel } from "./types.ts";
 
 export const CHECKPOINT_PREFIX = "checkpoint-";
@@ -43,7 +46,7 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 /** Writes the weights ourselves when the model has no savePretrained (small test models). */
 async function saveModel(model: TrainableModel, dir: string): Promise<void> {
   if (model.savePretrained) return await model.savePretrained(dir);
-  const tensors = new Map<string, NamedArray>();
+  const tensors = new Map<string, TensorToWrite>();
   for (const [name, v] of model.namedParameters()) {
     tensors.set(name, {
       shape: v.shape,
@@ -52,7 +55,7 @@ async function saveModel(model: TrainableModel, dir: string): Promise<void> {
   }
   await Deno.writeFile(
     join(dir, "model.safetensors"),
-    encodeSafetensors(tensors, { format: "pt" }),
+    serializeSafetensors(tensors, { metadata: { format: "pt" } }),
   );
   if (model.config) await writeJson(join(dir, "config.json"), model.config);
 }
@@ -123,9 +126,11 @@ export async function saveCheckpoint(
     const optimizerState = await parts.optimizer.stateDict();
     await Deno.writeFile(
       join(tempDir, "optimizer.safetensors"),
-      encodeSafetensors(optimizerState.tensors, {
-        steps: JSON.stringify(optimizerState.steps),
-        hyper: JSON.stringify(optimizerState.hyper),
+      serializeSafetensors(optimizerState.tensors, {
+        metadata: {
+          steps: JSON.stringify(optimizerState.steps),
+          hyper: JSON.stringify(optimizerState.hyper),
+        },
       }),
     );
     await writeJson(join(tempDir, "scheduler.json"), parts.schedulerState);
@@ -287,7 +292,7 @@ export interface LoadedCheckpoint {
   schedulerState: Record<string, unknown>;
   rngState: Record<string, unknown>;
   optimizer: {
-    tensors: Map<string, NamedArray>;
+    tensors: Map<string, TensorToWrite>;
     steps: Record<string, number>;
   };
 }
@@ -308,11 +313,15 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     }
   };
   const trainerState = await readJson("trainer_state.json");
-  let optimizerFile: ReturnType<typeof decodeSafetensors>;
+  const optimizerPath = join(path, "optimizer.safetensors");
+  let optimizerFile: ReturnType<typeof parseSafetensors>;
+  let optimizerTensors: Map<string, TensorToWrite>;
   try {
-    optimizerFile = decodeSafetensors(
-      await Deno.readFile(join(path, "optimizer.safetensors")),
+    optimizerFile = parseSafetensors(
+      await Deno.readFile(optimizerPath),
+      optimizerPath,
     );
+    optimizerTensors = float32Tensors(optimizerFile, optimizerPath);
   } catch (cause) {
     throw new CourseError(
       "train/bad-checkpoint",
@@ -329,7 +338,7 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
     schedulerState: await readJson("scheduler.json"),
     rngState: await readJson("rng_state.json"),
     optimizer: {
-      tensors: optimizerFile.tensors,
+      tensors: optimizerTensors,
       steps: JSON.parse(optimizerFile.metadata.steps ?? "{}"),
     },
   };
@@ -349,8 +358,10 @@ export async function restoreModelWeights(
     return;
   }
   await checkModelFile(path);
-  const { tensors } = decodeSafetensors(
-    await Deno.readFile(join(path, "model.safetensors")),
+  const modelPath = join(path, "model.safetensors");
+  const tensors = float32Tensors(
+    parseSafetensors(await Deno.readFile(modelPath), modelPath),
+    modelPath,
   );
   for (const [name, variable] of model.namedParameters()) {
     const saved = tensors.get(name);

@@ -4,10 +4,10 @@
  * a fast loop does not flood the notebook.
  *
  * It lives in lib/train (not lib/viz) because the Trainer draws it: a lower layer never imports a
- * higher one. It imports only lib/runtime; lib/viz re-exports it for notebooks.
+ * higher one. It imports only lib/runtime, whose jupyter_display.ts sends the Jupyter output.
  */
 import { escapeHtml } from "../runtime/format.ts";
-import { inJupyter } from "../runtime/kernel.ts";
+import { DisplayHandle, inJupyter } from "../runtime/jupyter_display.ts";
 
 export interface ProgressState {
   step: number;
@@ -38,7 +38,7 @@ export interface ProgressOptions {
   liveLossCurve?: boolean;
 }
 
-/** Kept for callers of the old name; the one test lives in lib/runtime/kernel.ts. */
+/** Kept for callers of the old name; the one test lives in lib/runtime/jupyter_display.ts. */
 export const isJupyter: () => boolean = inJupyter;
 
 function resolveMode(mode: ProgressMode): Exclude<ProgressMode, "auto"> {
@@ -190,19 +190,14 @@ export function renderHtml(
     `<div style="display:flex;gap:16px;align-items:flex-start"><table>${table}</table>${curve}</div></div>`;
 }
 
-let displayCounter = 0;
-
 export class ProgressDisplay {
   readonly mode: Exclude<ProgressMode, "auto">;
   private readonly title: string;
   private readonly minIntervalMs: number;
   private readonly lineIntervalMs: number;
   private readonly liveLossCurve: boolean;
-  private readonly displayId =
-    `course-progress-${Date.now()}-${displayCounter++}`;
+  private readonly display = new DisplayHandle("course-progress");
   private lastDraw = -Infinity;
-  private shown = false;
-  private pending: Promise<void> = Promise.resolve();
   /** How many redraws actually happened (tests check the throttle with it). */
   draws = 0;
 
@@ -229,22 +224,10 @@ export class ProgressDisplay {
 
   private draw(state: ProgressState): void {
     if (this.mode === "jupyter") {
-      const bundle = {
+      this.display.update({
         "text/html": renderHtml(state, this.title, this.liveLossCurve),
         "text/plain": renderTextLine(state),
-      };
-      const update = this.shown;
-      this.shown = true;
-      // deno-lint-ignore no-explicit-any
-      const jupyter = (Deno as any).jupyter;
-      // Chain so the first display always reaches the frontend before its updates.
-      this.pending = this.pending.then(() =>
-        jupyter.display(bundle, {
-          raw: true,
-          display_id: this.displayId,
-          update,
-        })
-      ).catch(() => {});
+      });
       return;
     }
     const line = renderTextLine(state);
@@ -262,7 +245,7 @@ export class ProgressDisplay {
    * lags far behind the run.
    */
   async flush(): Promise<void> {
-    await this.pending;
+    await this.display.flush();
   }
 
   /** Final redraw; in a terminal, ends the line. */
@@ -271,6 +254,6 @@ export class ProgressDisplay {
     if (this.mode === "terminal" && this.draws > 0) {
       Deno.stdout.writeSync(new TextEncoder().encode("\n"));
     }
-    await this.pending;
+    await this.display.flush();
   }
 }

@@ -116,6 +116,37 @@ interface LoopState {
   startLoss?: number;
 }
 
+/** What one `train()` call works with, passed between its steps (`prepareRun` builds it). */
+interface TrainingRun {
+  dataset: Example[];
+  state: LoopState;
+  schedule: LrSchedule;
+  optimizer: AdamW;
+  params: Map<string, tf.Variable>;
+  /** tfjs variable name -> Hugging Face parameter name (gradients come keyed by the former). */
+  hfNameOf: Map<string, string>;
+  updatesPerEpoch: number;
+  totalSteps: number;
+  numEpochs: number;
+  progress: ProgressDisplay;
+  lossCurve: { step: number; loss: number }[];
+  /** Seconds since the run started (a resumed run counts its checkpoint's time too). */
+  elapsed: () => number;
+  features?: FeatureCache;
+  featureSeconds?: number;
+  /** Set by early stopping, Interrupt and the time budget. */
+  stop: boolean;
+  stoppedBy: StopReason;
+  /** Loss summed on the device since the last log. */
+  lossSum?: tf.Scalar;
+  lastGradNorm?: tf.Scalar;
+  samplesSinceLog: number;
+  tokensSinceLog: number;
+  lastLogTime: number;
+  trainable: number;
+  warnedLossGrowth: boolean;
+}
+
 /** A logged loss this many times the first step's loss gets a warning (once per run). */
 const LOSS_GROWTH_WARNING = 100;
 
@@ -167,9 +198,38 @@ export class Trainer {
       : this.updatesPerEpoch() * this.args.numTrainEpochs;
   }
 
+  /**
+   * Trains, as Hugging Face's `Trainer.train` (`_inner_training_loop`): prepare the run (resume
+   * from a checkpoint if asked), compute frozen features once (feature extraction), then one
+   * `runEpoch` per epoch until the step budget, early stopping, Interrupt or the time budget
+   * ends it; at the end the best checkpoint's weights come back (`loadBestModelAtEnd`).
+   */
   async train(
     options: { resumeFromCheckpoint?: string | boolean } = {},
   ): Promise<TrainOutput> {
+    const run = await this.prepareRun(options);
+    try {
+      await this.cacheFeatures(run);
+      while (
+        !run.stop && run.state.epoch < run.numEpochs &&
+        run.state.globalStep < run.totalSteps
+      ) {
+        await this.runEpoch(run);
+      }
+      await this.finishRun(run);
+    } finally {
+      this.releaseRun(run);
+    }
+    return this.trainOutput(run);
+  }
+
+  /**
+   * Everything a run needs before its first step: checks, schedule, a fresh AdamW, the seeded
+   * streams, the loop counters (from the checkpoint when resuming) and the progress display.
+   */
+  private async prepareRun(
+    options: { resumeFromCheckpoint?: string | boolean },
+  ): Promise<TrainingRun> {
     const args = this.args;
     // An Interrupt pressed while nothing ran must not stop this run at its first step.
     clearInterrupt();
@@ -180,32 +240,9 @@ export class Trainer {
 
     const updatesPerEpoch = this.updatesPerEpoch();
     const totalSteps = this.totalSteps();
-    const numEpochs = Math.ceil(totalSteps / updatesPerEpoch);
-    const schedule = new LrSchedule({
-      type: args.lrSchedulerType,
-      learningRate: args.learningRate,
-      warmupSteps: resolveWarmupSteps(
-        totalSteps,
-        args.warmupSteps,
-        args.warmupRatio,
-      ),
-      totalSteps,
-    });
-    this.optimizer?.dispose();
-    const optimizer = this.optimizer = new AdamW({
-      learningRate: args.learningRate,
-      beta1: args.adamBeta1,
-      beta2: args.adamBeta2,
-      epsilon: args.adamEpsilon,
-      weightDecay: args.weightDecay,
-    });
-    setSeed(args.seed);
-    this.dropoutRng = new SeededRandom(args.seed ^ 0x5eed);
-    if (this.model.bert?.seeds) {
-      // lib/models' own seed stream cannot report its position; this one can, so resume is exact.
-      const rng = this.dropoutRng;
-      this.model.bert.seeds = { take: () => rng.seed() };
-    }
+    const schedule = this.createScheduler(totalSteps);
+    const optimizer = this.createOptimizer();
+    this.seedRandomStreams(args.seed);
     this.history = new TrainingHistory();
     const state: LoopState = {
       globalStep: 0,
@@ -224,269 +261,419 @@ export class Trainer {
     }
     this.lossFiniteThrough = state.globalStep;
     this.warnIfNothingIsSaved(totalSteps);
-    let warnedLossGrowth = false;
 
     const params = this.model.namedParameters();
     const hfNameOf = new Map<string, string>();
     for (const [name, v] of params) {
       if (!hfNameOf.has(v.name)) hfNameOf.set(v.name, name);
     }
-
-    const progress = new ProgressDisplay({
-      mode: args.progress,
-      liveLossCurve: args.liveLossCurve,
-    });
-    const lossCurve = this.history.train.map((r) => ({
-      step: r.step,
-      loss: r.loss,
-    }));
     const startedAt = performance.now() - state.elapsedS * 1000;
     const elapsed = () => (performance.now() - startedAt) / 1000;
-    let features: FeatureCache | undefined;
-    let featureSeconds: number | undefined;
-    let stoppedBy: StopReason = "completed";
-    let lossSum: tf.Scalar | undefined; // on the device, since the last log
-    let lastGradNorm: tf.Scalar | undefined;
-    let samplesSinceLog = 0, tokensSinceLog = 0, lastLogTime = elapsed();
-    let trainable = 0;
-    const progressState = (phase = "학습"): ProgressState => ({
-      step: state.globalStep,
+    return {
+      dataset,
+      state,
+      schedule,
+      optimizer,
+      params,
+      hfNameOf,
+      updatesPerEpoch,
       totalSteps,
-      epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
-      numEpochs,
-      loss: state.lastLoggedLoss,
-      learningRate: schedule.lrAt(Math.max(0, state.globalStep - 1)),
-      samplesPerSecond: this.history.train.at(-1)?.samples_per_second,
-      elapsedS: elapsed(),
-      trainableParams: trainable,
-      phase,
-      evalMetrics: this.history.eval.at(-1),
-      lossCurve,
+      numEpochs: Math.ceil(totalSteps / updatesPerEpoch),
+      progress: new ProgressDisplay({
+        mode: args.progress,
+        liveLossCurve: args.liveLossCurve,
+      }),
+      lossCurve: this.history.train.map((r) => ({
+        step: r.step,
+        loss: r.loss,
+      })),
+      elapsed,
+      stop: false,
+      stoppedBy: "completed",
+      samplesSinceLog: 0,
+      tokensSinceLog: 0,
+      lastLogTime: elapsed(),
+      trainable: 0,
+      warnedLossGrowth: false,
+    };
+  }
+
+  /** HF `create_scheduler`: warmup, then `lrSchedulerType`, over the run's steps. */
+  private createScheduler(totalSteps: number): LrSchedule {
+    const args = this.args;
+    return new LrSchedule({
+      type: args.lrSchedulerType,
+      learningRate: args.learningRate,
+      warmupSteps: resolveWarmupSteps(
+        totalSteps,
+        args.warmupSteps,
+        args.warmupRatio,
+      ),
+      totalSteps,
     });
+  }
 
-    try {
-      if (args.freeze === "feature_extraction" && args.cacheFeatures) {
-        progress.update(progressState("특성 계산(인코더 1회 실행)"), true);
-        features = await computeFeatures(
-          this.model,
-          dataset,
-          args.evalBatchSize,
-          args.padTokenId,
-        );
-        featureSeconds = features.seconds;
-      }
-      let stop = false;
-      while (
-        !stop && state.epoch < numEpochs && state.globalStep < totalSteps
-      ) {
-        const groups = applyFreeze(this.model, args.freeze, state.epoch);
-        trainable = countTrainable(this.model);
-        this.history.trainableParams[`epoch ${state.epoch}`] = trainable;
-        const variables = this.model.trainableVariables();
-        const order = batchOrder(dataset, {
-          batchSize: args.batchSize,
-          shuffle: true,
-          seed: args.seed + state.epoch,
-          bucketByLength: args.bucketByLength,
-        });
-        if (groups.length === 0 || variables.length === 0) {
-          throw new CourseError(
-            "train/nothing-to-train",
-            "No trainable parameters",
-            "모든 파라미터가 고정(freeze)되었습니다. freeze 설정이나 model.setTrainable을 확인하세요.",
-          );
-        }
-        const accumulation = args.gradientAccumulationSteps;
-        for (
-          let b = state.stepInEpoch * accumulation;
-          b < order.length;
-          b += accumulation
-        ) {
-          const microBatches = order.slice(b, b + accumulation);
-          const { loss, grads } = this.accumulateGradients(
-            microBatches,
-            dataset,
-            variables,
-            hfNameOf,
-            features,
-          );
-          const { grads: clipped, norm } = clipByGlobalNorm(
-            grads,
-            args.maxGradNorm,
-          );
-          const lr = schedule.lrAt(state.globalStep);
-          optimizer.applyGradients(params, clipped, lr);
-          for (const g of grads.values()) g.dispose();
-          if (clipped !== grads) {
-            for (const g of clipped.values()) g.dispose();
-          }
-          lastGradNorm?.dispose();
-          lastGradNorm = norm;
-          if (state.startLoss === undefined) {
-            // One readback, on the first step only.
-            const first = (await loss.data())[0];
-            if (Number.isFinite(first)) state.startLoss = first;
-          }
-          const previous = lossSum;
-          lossSum = previous
-            ? tf.tidy(() => tf.add(previous, loss)) as tf.Scalar
-            : tf.keep(loss);
-          if (previous) {
-            previous.dispose();
-            loss.dispose();
-          }
-          state.pendingLossCount += 1;
-          state.globalStep += 1;
-          state.stepInEpoch += 1;
-          this.history.lr.push({ step: state.globalStep, learning_rate: lr });
-          for (const group of microBatches) {
-            samplesSinceLog += group.length;
-            tokensSinceLog += group.reduce(
-              (s, i) => s + dataset[i].input_ids.length,
-              0,
-            );
-          }
+  /** HF `create_optimizer`: a fresh AdamW (the previous run's is freed). */
+  private createOptimizer(): AdamW {
+    const args = this.args;
+    this.optimizer?.dispose();
+    return this.optimizer = new AdamW({
+      learningRate: args.learningRate,
+      beta1: args.adamBeta1,
+      beta2: args.adamBeta2,
+      epsilon: args.adamEpsilon,
+      weightDecay: args.weightDecay,
+    });
+  }
 
-          const endOfEpoch = b + accumulation >= order.length;
-          const lastStep = state.globalStep >= totalSteps;
-          if (
-            state.globalStep % args.loggingSteps === 0 || lastStep || endOfEpoch
-          ) {
-            const sum = lossSum ? (await lossSum.data())[0] : 0;
-            lossSum?.dispose();
-            lossSum = undefined;
-            const meanLoss = (state.pendingLossSum + sum) /
-              Math.max(1, state.pendingLossCount);
-            state.pendingLossSum = 0;
-            state.pendingLossCount = 0;
-            if (!Number.isFinite(meanLoss)) {
-              throw await this.divergedError(state, "loss");
-            }
-            this.lossFiniteThrough = state.globalStep;
-            if (
-              !warnedLossGrowth && state.startLoss !== undefined &&
-              meanLoss > LOSS_GROWTH_WARNING * Math.max(state.startLoss, 0.01)
-            ) {
-              warnedLossGrowth = true;
-              console.warn(
-                lossGrowthWarning(state, meanLoss, args.learningRate),
-              );
-            }
-            const now = elapsed();
-            const interval = Math.max(1e-9, now - lastLogTime);
-            this.history.train.push({
-              step: state.globalStep,
-              epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
-              loss: meanLoss,
-              learning_rate: lr,
-              grad_norm: (await lastGradNorm.data())[0],
-              samples_per_second: samplesSinceLog / interval,
-              tokens_per_second: tokensSinceLog / interval,
-              elapsed_s: now,
-              trainable_params: trainable,
-            });
-            state.lastLoggedLoss = meanLoss;
-            lossCurve.push({ step: state.globalStep, loss: meanLoss });
-            samplesSinceLog = 0;
-            tokensSinceLog = 0;
-            lastLogTime = now;
-          }
-          progress.update(progressState());
-          await progress.flush();
-
-          if (endOfEpoch) {
-            state.epoch += 1;
-            state.stepInEpoch = 0;
-          }
-          const evalNow = (args.evalStrategy === "steps" &&
-            state.globalStep % args.evalSteps === 0) ||
-            (args.evalStrategy === "epoch" && endOfEpoch);
-          const saveNow = (args.saveStrategy === "steps" &&
-            state.globalStep % args.saveSteps === 0) ||
-            (args.saveStrategy === "epoch" && endOfEpoch);
-          if (evalNow) {
-            progress.update(progressState("평가"), true);
-            const metrics = await this.evaluate(this.evalDataset!, {
-              step: state.globalStep,
-              epochFloat: state.epoch + state.stepInEpoch / updatesPerEpoch,
-              elapsedS: elapsed(),
-            });
-            stop = this.trackBest(metrics, state);
-          }
-          if (saveNow) {
-            lossSum = await flushLoss(lossSum, state);
-            await this.save(state, schedule, elapsed(), evalNow);
-          }
-          if (lastStep) break;
-          if (stop) {
-            stoppedBy = "early_stopping";
-            break;
-          }
-          if (await interruptPending()) {
-            stoppedBy = "interrupted";
-            stop = true;
-            break;
-          }
-          if (
-            args.timeBudgetSeconds !== undefined &&
-            elapsed() >= args.timeBudgetSeconds
-          ) {
-            stoppedBy = "time_budget";
-            stop = true;
-            if (args.saveStrategy !== "no" && !saveNow) {
-              lossSum = await flushLoss(lossSum, state);
-              await this.save(state, schedule, elapsed(), false);
-            }
-            break;
-          }
-        }
-        if (state.stepInEpoch >= order.length / accumulation) {
-          state.epoch += 1;
-          state.stepInEpoch = 0;
-        }
-      }
-      if (
-        args.loadBestModelAtEnd && state.bestCheckpoint &&
-        stoppedBy !== "interrupted"
-      ) {
-        await restoreModelWeights(this.model, state.bestCheckpoint);
-      }
-      await progress.close(
-        progressState(
-          stoppedBy === "completed" ? "완료" : `중단: ${stoppedBy}`,
-        ),
-      );
-    } finally {
-      lossSum?.dispose();
-      lastGradNorm?.dispose();
-      disposeFeatures(features);
-      this.model.setTrainable("all", true);
+  /**
+   * Seeds the run's random streams, as HF's `set_seed(args.seed)`: the course-wide generator
+   * (`setSeed`, read by `getRandom()`) and the dropout stream, a `SeededRandom` from
+   * `seed ^ 0x5eed`. The model's own dropout stream (`model.bert.seeds`, lib/models'
+   * `DropoutSeeds`) is replaced, for this and later runs, by one that draws `dropoutRng.seed()`:
+   * both states go into a checkpoint's `rng_state.json` and `resume` puts them back, so a resumed
+   * run draws exactly the dropout masks of an uninterrupted one.
+   */
+  private seedRandomStreams(seed: number): void {
+    setSeed(seed);
+    const rng = this.dropoutRng = new SeededRandom(seed ^ 0x5eed);
+    if (this.model.bert?.seeds) {
+      this.model.bert.seeds = { take: () => rng.seed() };
     }
-    if (stoppedBy === "interrupted") {
+  }
+
+  /** Feature extraction with `cacheFeatures`: the frozen encoder runs once over the dataset. */
+  private async cacheFeatures(run: TrainingRun): Promise<void> {
+    const args = this.args;
+    if (args.freeze !== "feature_extraction" || !args.cacheFeatures) return;
+    run.progress.update(
+      this.progressState(run, "특성 계산(인코더 1회 실행)"),
+      true,
+    );
+    run.features = await computeFeatures(
+      this.model,
+      run.dataset,
+      args.evalBatchSize,
+      args.padTokenId,
+    );
+    run.featureSeconds = run.features.seconds;
+  }
+
+  /**
+   * One epoch (or what is left of it after a resume): freeze for this epoch, the batch order,
+   * then per optimizer step: train, maybe log, show progress, maybe evaluate, maybe save, and
+   * stop when the run is over.
+   */
+  private async runEpoch(run: TrainingRun): Promise<void> {
+    const args = this.args;
+    const state = run.state;
+    const groups = applyFreeze(this.model, args.freeze, state.epoch);
+    run.trainable = countTrainable(this.model);
+    this.history.trainableParams[`epoch ${state.epoch}`] = run.trainable;
+    const variables = this.model.trainableVariables();
+    const order = batchOrder(run.dataset, {
+      batchSize: args.batchSize,
+      shuffle: true,
+      seed: args.seed + state.epoch,
+      bucketByLength: args.bucketByLength,
+    });
+    if (groups.length === 0 || variables.length === 0) {
+      throw new CourseError(
+        "train/nothing-to-train",
+        "No trainable parameters",
+        "모든 파라미터가 고정(freeze)되었습니다. freeze 설정이나 model.setTrainable을 확인하세요.",
+      );
+    }
+    const accumulation = args.gradientAccumulationSteps;
+    for (
+      let b = state.stepInEpoch * accumulation;
+      b < order.length;
+      b += accumulation
+    ) {
+      const lr = await this.trainingStep(
+        run,
+        order.slice(b, b + accumulation),
+        variables,
+      );
+      const endOfEpoch = b + accumulation >= order.length;
+      const lastStep = state.globalStep >= run.totalSteps;
+      if (
+        state.globalStep % args.loggingSteps === 0 || lastStep || endOfEpoch
+      ) {
+        await this.logTrainingLoss(run, lr);
+      }
+      run.progress.update(this.progressState(run));
+      await run.progress.flush();
+
+      if (endOfEpoch) {
+        state.epoch += 1;
+        state.stepInEpoch = 0;
+      }
+      const evaluated = await this.maybeEvaluate(run, endOfEpoch);
+      const saved = await this.maybeSave(run, endOfEpoch, evaluated);
+      if (lastStep) break;
+      if (await this.shouldStop(run, saved)) break;
+    }
+    if (state.stepInEpoch >= order.length / accumulation) {
+      state.epoch += 1;
+      state.stepInEpoch = 0;
+    }
+  }
+
+  /**
+   * One optimizer step: gradients over the micro-batches, clipping, the AdamW update at this
+   * step's learning rate; the loss is added to the device-side sum (no readback but the first
+   * step's). Returns the learning rate it used.
+   */
+  private async trainingStep(
+    run: TrainingRun,
+    microBatches: number[][],
+    variables: tf.Variable[],
+  ): Promise<number> {
+    const state = run.state;
+    const { loss, grads } = this.accumulateGradients(
+      microBatches,
+      run.dataset,
+      variables,
+      run.hfNameOf,
+      run.features,
+    );
+    const { grads: clipped, norm } = clipByGlobalNorm(
+      grads,
+      this.args.maxGradNorm,
+    );
+    const lr = run.schedule.lrAt(state.globalStep);
+    run.optimizer.applyGradients(run.params, clipped, lr);
+    for (const g of grads.values()) g.dispose();
+    if (clipped !== grads) {
+      for (const g of clipped.values()) g.dispose();
+    }
+    run.lastGradNorm?.dispose();
+    run.lastGradNorm = norm;
+    if (state.startLoss === undefined) {
+      // One readback, on the first step only.
+      const first = (await loss.data())[0];
+      if (Number.isFinite(first)) state.startLoss = first;
+    }
+    const previous = run.lossSum;
+    run.lossSum = previous
+      ? tf.tidy(() => tf.add(previous, loss)) as tf.Scalar
+      : tf.keep(loss);
+    if (previous) {
+      previous.dispose();
+      loss.dispose();
+    }
+    state.pendingLossCount += 1;
+    state.globalStep += 1;
+    state.stepInEpoch += 1;
+    this.history.lr.push({ step: state.globalStep, learning_rate: lr });
+    for (const group of microBatches) {
+      run.samplesSinceLog += group.length;
+      run.tokensSinceLog += group.reduce(
+        (s, i) => s + run.dataset[i].input_ids.length,
+        0,
+      );
+    }
+    return lr;
+  }
+
+  /**
+   * A logging step: reads the loss sum back once, records the mean loss, grad norm and speed
+   * since the last log, stops a run whose loss is no longer finite and warns (once) when the
+   * loss has grown far above the first step's.
+   */
+  private async logTrainingLoss(run: TrainingRun, lr: number): Promise<void> {
+    const state = run.state;
+    const sum = run.lossSum ? (await run.lossSum.data())[0] : 0;
+    run.lossSum?.dispose();
+    run.lossSum = undefined;
+    const meanLoss = (state.pendingLossSum + sum) /
+      Math.max(1, state.pendingLossCount);
+    state.pendingLossSum = 0;
+    state.pendingLossCount = 0;
+    if (!Number.isFinite(meanLoss)) {
+      throw await this.divergedError(state, "loss");
+    }
+    this.lossFiniteThrough = state.globalStep;
+    if (
+      !run.warnedLossGrowth && state.startLoss !== undefined &&
+      meanLoss > LOSS_GROWTH_WARNING * Math.max(state.startLoss, 0.01)
+    ) {
+      run.warnedLossGrowth = true;
+      console.warn(lossGrowthWarning(state, meanLoss, this.args.learningRate));
+    }
+    const now = run.elapsed();
+    const interval = Math.max(1e-9, now - run.lastLogTime);
+    this.history.train.push({
+      step: state.globalStep,
+      epoch: this.epochProgress(run),
+      loss: meanLoss,
+      learning_rate: lr,
+      grad_norm: (await run.lastGradNorm!.data())[0],
+      samples_per_second: run.samplesSinceLog / interval,
+      tokens_per_second: run.tokensSinceLog / interval,
+      elapsed_s: now,
+      trainable_params: run.trainable,
+    });
+    state.lastLoggedLoss = meanLoss;
+    run.lossCurve.push({ step: state.globalStep, loss: meanLoss });
+    run.samplesSinceLog = 0;
+    run.tokensSinceLog = 0;
+    run.lastLogTime = now;
+  }
+
+  /** `evalStrategy` "steps" every `evalSteps`, "epoch" at each epoch's end; returns whether it ran. */
+  private async maybeEvaluate(
+    run: TrainingRun,
+    endOfEpoch: boolean,
+  ): Promise<boolean> {
+    const args = this.args;
+    const state = run.state;
+    const evalNow = (args.evalStrategy === "steps" &&
+      state.globalStep % args.evalSteps === 0) ||
+      (args.evalStrategy === "epoch" && endOfEpoch);
+    if (!evalNow) return false;
+    run.progress.update(this.progressState(run, "평가"), true);
+    const metrics = await this.evaluate(this.evalDataset!, {
+      step: state.globalStep,
+      epochFloat: this.epochProgress(run),
+      elapsedS: run.elapsed(),
+    });
+    run.stop = this.trackBest(metrics, state);
+    return true;
+  }
+
+  /** `saveStrategy` "steps" every `saveSteps`, "epoch" at each epoch's end; returns whether it saved. */
+  private async maybeSave(
+    run: TrainingRun,
+    endOfEpoch: boolean,
+    afterEval: boolean,
+  ): Promise<boolean> {
+    const args = this.args;
+    const state = run.state;
+    const saveNow = (args.saveStrategy === "steps" &&
+      state.globalStep % args.saveSteps === 0) ||
+      (args.saveStrategy === "epoch" && endOfEpoch);
+    if (!saveNow) return false;
+    await this.saveRun(run, afterEval);
+    return true;
+  }
+
+  /** A checkpoint of the run now (the loss not yet logged moves into the saved state first). */
+  private async saveRun(run: TrainingRun, afterEval: boolean): Promise<void> {
+    run.lossSum = await flushLoss(run.lossSum, run.state);
+    await this.save(run.state, run.schedule, run.elapsed(), afterEval);
+  }
+
+  /**
+   * After a step: early stopping (set by the evaluation), Interrupt, or the time budget (which
+   * saves where it stops unless this step just saved) end the run.
+   */
+  private async shouldStop(
+    run: TrainingRun,
+    savedThisStep: boolean,
+  ): Promise<boolean> {
+    const args = this.args;
+    if (run.stop) {
+      run.stoppedBy = "early_stopping";
+      return true;
+    }
+    if (await interruptPending()) {
+      run.stoppedBy = "interrupted";
+      run.stop = true;
+      return true;
+    }
+    if (
+      args.timeBudgetSeconds !== undefined &&
+      run.elapsed() >= args.timeBudgetSeconds
+    ) {
+      run.stoppedBy = "time_budget";
+      run.stop = true;
+      if (args.saveStrategy !== "no" && !savedThisStep) {
+        await this.saveRun(run, false);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** The best checkpoint's weights back (`loadBestModelAtEnd`), then the last progress redraw. */
+  private async finishRun(run: TrainingRun): Promise<void> {
+    const state = run.state;
+    if (
+      this.args.loadBestModelAtEnd && state.bestCheckpoint &&
+      run.stoppedBy !== "interrupted"
+    ) {
+      await restoreModelWeights(this.model, state.bestCheckpoint);
+    }
+    await run.progress.close(
+      this.progressState(
+        run,
+        run.stoppedBy === "completed" ? "완료" : `중단: ${run.stoppedBy}`,
+      ),
+    );
+  }
+
+  /** Frees the run's tensors and unfreezes the model, whether the run ended well or threw. */
+  private releaseRun(run: TrainingRun): void {
+    run.lossSum?.dispose();
+    run.lastGradNorm?.dispose();
+    disposeFeatures(run.features);
+    this.model.setTrainable("all", true);
+  }
+
+  /** HF's `TrainOutput` (an interrupted run throws instead, keeping model and history). */
+  private trainOutput(run: TrainingRun): TrainOutput {
+    const args = this.args;
+    const state = run.state;
+    if (run.stoppedBy === "interrupted") {
       throw interruptedError(
         "Trainer.train",
-        `${state.globalStep}/${totalSteps}단계까지 학습한 모델(trainer.model)과 기록(trainer.history)은 그 상태로 남아 있습니다.`,
+        `${state.globalStep}/${run.totalSteps}단계까지 학습한 모델(trainer.model)과 기록(trainer.history)은 그 상태로 남아 있습니다.`,
       );
     }
-    const runtime = elapsed();
+    const runtime = run.elapsed();
     const trainLosses = this.history.train.map((r) => r.loss);
     return {
       globalStep: state.globalStep,
       trainingLoss: trainLosses.length
         ? trainLosses.reduce((a, b) => a + b, 0) / trainLosses.length
         : NaN,
-      stoppedBy,
+      stoppedBy: run.stoppedBy,
       metrics: {
         train_runtime: runtime,
         train_samples_per_second:
           (state.globalStep * args.batchSize * args.gradientAccumulationSteps) /
           runtime,
         train_steps_per_second: state.globalStep / runtime,
-        epoch: state.epoch + state.stepInEpoch / updatesPerEpoch,
+        epoch: this.epochProgress(run),
       },
       history: this.history,
       bestCheckpoint: state.bestCheckpoint,
-      featureSeconds,
+      featureSeconds: run.featureSeconds,
+    };
+  }
+
+  /** Epochs done as a fraction, e.g. 1.25 a quarter into the second epoch. */
+  private epochProgress(run: TrainingRun): number {
+    return run.state.epoch + run.state.stepInEpoch / run.updatesPerEpoch;
+  }
+
+  private progressState(run: TrainingRun, phase = "학습"): ProgressState {
+    const state = run.state;
+    return {
+      step: state.globalStep,
+      totalSteps: run.totalSteps,
+      epoch: this.epochProgress(run),
+      numEpochs: run.numEpochs,
+      loss: state.lastLoggedLoss,
+      learningRate: run.schedule.lrAt(Math.max(0, state.globalStep - 1)),
+      samplesPerSecond: this.history.train.at(-1)?.samples_per_second,
+      elapsedS: run.elapsed(),
+      trainableParams: run.trainable,
+      phase,
+      evalMetrics: this.history.eval.at(-1),
+      lossCurve: run.lossCurve,
     };
   }
 

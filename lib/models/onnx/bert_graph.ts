@@ -7,23 +7,15 @@
 import { CourseError } from "../../runtime/errors.ts";
 import { type Dim, GraphBuilder } from "./graph_builder.ts";
 import { type HfStateDict, type HfTensor, transpose2d } from "./state_dict.ts";
-
-export type ExportTask =
-  | "feature-extraction"
-  | "text-classification"
-  | "token-classification"
-  | "fill-mask"
-  | "question-answering"
-  | "next-sentence-prediction";
-
-export const EXPORT_TASKS: readonly ExportTask[] = [
-  "feature-extraction",
-  "text-classification",
-  "token-classification",
-  "fill-mask",
-  "question-answering",
-  "next-sentence-prediction",
-];
+import {
+  type DynamicAxes,
+  EXPORT_TASKS,
+  type ExportedArchitecture,
+  exportedHead,
+  type ExportTask,
+  headForExportTask,
+  type HeadRow,
+} from "../head_table.ts";
 
 /** The config fields the graph needs (Hugging Face `config.json` names). */
 export interface BertGraphConfig {
@@ -35,24 +27,99 @@ export interface BertGraphConfig {
   architectures?: string[];
 }
 
-const ARCHITECTURE_TASKS: Record<string, ExportTask> = {
-  BertModel: "feature-extraction",
-  BertForSequenceClassification: "text-classification",
-  BertForTokenClassification: "token-classification",
-  BertForMaskedLM: "fill-mask",
-  BertForPreTraining: "fill-mask",
-  BertForQuestionAnswering: "question-answering",
-  BertForNextSentencePrediction: "next-sentence-prediction",
-};
+export { EXPORT_TASKS, type ExportTask };
 
 /** The task that matches `config.architectures[0]` (as optimum guesses it). */
 export function taskFromArchitectures(config: BertGraphConfig): ExportTask {
   const architecture = config.architectures?.[0] ?? "BertModel";
-  return ARCHITECTURE_TASKS[architecture] ?? "feature-extraction";
+  return (exportedHead(architecture)?.onnx?.task ??
+    "feature-extraction") as ExportTask;
 }
 
-const BATCH: Dim = "batch_size";
-const SEQUENCE: Dim = "sequence_length";
+/** One graph output a head builder made: its value and the sizes of its fixed axes, in order. */
+export interface HeadGraphOutput {
+  value: string;
+  fixedDims: number[];
+}
+
+/**
+ * Builds one head on the shared BERT graph: reads the graph inputs (named as
+ * the row's `onnx.inputs`), returns the row's outputs by name.
+ */
+export type HeadGraphBuilder = (
+  bert: BertGraph,
+  inputs: Record<string, string>,
+) => Record<string, HeadGraphOutput>;
+
+/** The graph builder of each head in the table that has an ONNX graph. */
+export const HEAD_GRAPHS: {
+  readonly [A in ExportedArchitecture]: HeadGraphBuilder;
+} = {
+  BertModel(bert, inputs) {
+    const sequence = bert.encode(inputs);
+    const outputs: Record<string, HeadGraphOutput> = {
+      last_hidden_state: { value: sequence, fixedDims: [bert.hiddenSize] },
+    };
+    if (bert.hasWeight("bert.pooler.dense.weight")) {
+      outputs.pooler_output = {
+        value: bert.pooler(sequence),
+        fixedDims: [bert.hiddenSize],
+      };
+    }
+    return outputs;
+  },
+  BertForSequenceClassification(bert, inputs) {
+    const pooled = bert.pooler(bert.encode(inputs));
+    return {
+      logits: {
+        value: bert.linear(pooled, "classifier"),
+        fixedDims: [bert.outFeatures("classifier")],
+      },
+    };
+  },
+  BertForTokenClassification(bert, inputs) {
+    return {
+      logits: {
+        value: bert.linear(bert.encode(inputs), "classifier"),
+        fixedDims: [bert.outFeatures("classifier")],
+      },
+    };
+  },
+  BertForMaskedLM(bert, inputs) {
+    return {
+      logits: {
+        value: bert.maskedLmHead(bert.encode(inputs)),
+        fixedDims: [bert.vocabSize],
+      },
+    };
+  },
+  BertForQuestionAnswering(bert, inputs) {
+    const g = bert.g;
+    const spans = bert.linear(bert.encode(inputs), "qa_outputs"); // [B, S, 2]
+    const [start, end] = g.node("Split", [spans], "qa_outputs.split", {
+      axis: -1,
+    }, 2);
+    const lastAxis = g.addInt64Constant("const.axis_last", [-1]);
+    const squeeze = (value: string, name: string) => ({
+      value: g.op("Squeeze", [value, lastAxis], name),
+      fixedDims: [],
+    });
+    return {
+      start_logits: squeeze(start, "start_logits"),
+      end_logits: squeeze(end, "end_logits"),
+    };
+  },
+  BertForNextSentencePrediction(bert, inputs) {
+    const pooled = bert.pooler(bert.encode(inputs));
+    return {
+      logits: {
+        value: bert.linear(pooled, "cls.seq_relationship"),
+        fixedDims: [2],
+      },
+    };
+  },
+};
+
 // Hugging Face fills masked attention scores with the float32 minimum
 // (torch.finfo(float32).min), so masked keys get exactly zero probability.
 const FLOAT32_MIN = -3.4028234663852886e38;
@@ -62,12 +129,20 @@ export function buildBertGraph(
   weights: HfStateDict,
   task: ExportTask,
 ): Uint8Array {
-  const exporter = new BertGraphExporter(config, weights);
-  return exporter.build(task);
+  const head = headForExportTask(task);
+  if (!head?.onnx) {
+    throw new CourseError(
+      "ONNX_UNKNOWN_TASK",
+      `Unknown export task "${task}"`,
+      `task는 ${EXPORT_TASKS.join(", ")} 중 하나여야 합니다.`,
+    );
+  }
+  return new BertGraph(config, weights).build(head);
 }
 
-class BertGraphExporter {
-  private readonly g = new GraphBuilder();
+/** The BERT graph under construction, with the pieces head builders use. */
+export class BertGraph {
+  readonly g = new GraphBuilder();
   private readonly eps: number;
 
   constructor(
@@ -84,37 +159,67 @@ class BertGraphExporter {
     }
   }
 
-  build(task: ExportTask): Uint8Array {
-    const g = this.g;
-    const inputDims = [BATCH, SEQUENCE];
-    const inputIds = g.addInput({
-      name: "input_ids",
-      elemType: "int64",
-      dims: inputDims,
-    });
-    const attentionMask = g.addInput({
-      name: "attention_mask",
-      elemType: "int64",
-      dims: inputDims,
-    });
-    const tokenTypeIds = g.addInput({
-      name: "token_type_ids",
-      elemType: "int64",
-      dims: inputDims,
-    });
+  get hiddenSize(): number {
+    return this.config.hidden_size;
+  }
 
-    const embeddings = this.embeddings(inputIds, tokenTypeIds);
-    const additiveMask = this.additiveAttentionMask(attentionMask);
-    let hidden = embeddings;
-    for (let i = 0; i < this.config.num_hidden_layers; i++) {
-      hidden = this.encoderLayer(hidden, additiveMask, i);
+  get vocabSize(): number {
+    return this.tensor("bert.embeddings.word_embeddings.weight", 2).shape[0];
+  }
+
+  hasWeight(name: string): boolean {
+    return this.weights.has(name);
+  }
+
+  /** Inputs and outputs as the table row says; the head's builder in between. */
+  build(head: HeadRow): Uint8Array {
+    const g = this.g;
+    const task = head.onnx!.task;
+    const inputs: Record<string, string> = {};
+    for (const [name, axes] of Object.entries(head.onnx!.inputs)) {
+      inputs[name] = g.addInput({
+        name,
+        elemType: "int64",
+        dims: Object.values(axes),
+      });
     }
-    this.head(task, hidden);
+    const builder = HEAD_GRAPHS[head.architecture as ExportedArchitecture];
+    const built = builder(this, inputs);
+    for (const name of Object.keys(built)) {
+      if (!Object.hasOwn(head.outputs, name)) {
+        throw new Error(
+          `${head.architecture} graph builds "${name}", which is not in its table row`,
+        );
+      }
+    }
+    for (const [name, axes] of Object.entries(head.outputs)) {
+      const output = built[name];
+      if (!output) {
+        if (head.optionalOutputs?.includes(name)) continue;
+        throw new Error(`${head.architecture} graph does not build "${name}"`);
+      }
+      g.addOutput(output.value, {
+        name,
+        elemType: "float32",
+        dims: outputDims(axes, output.fixedDims),
+      });
+    }
     return g.toBytes(
       `bert_${task}`,
       `BERT (${this.config.num_hidden_layers} layers, hidden ${this.config.hidden_size}) for ${task}, exported by the bert-ko course library.`,
       { task },
     );
+  }
+
+  /** Embeddings and every encoder layer: the sequence output `[B, S, hidden]`. */
+  encode(inputs: Record<string, string>): string {
+    const embeddings = this.embeddings(inputs.input_ids, inputs.token_type_ids);
+    const additiveMask = this.additiveAttentionMask(inputs.attention_mask);
+    let hidden = embeddings;
+    for (let i = 0; i < this.config.num_hidden_layers; i++) {
+      hidden = this.encoderLayer(hidden, additiveMask, i);
+    }
+    return hidden;
   }
 
   private tensor(name: string, expectedRank: number): HfTensor {
@@ -142,7 +247,7 @@ class BertGraphExporter {
   }
 
   /** y = x·Wᵀ + b with W stored transposed ([in, out]) so MatMul needs no Transpose. */
-  private linear(x: string, module: string): string {
+  linear(x: string, module: string): string {
     const w = this.tensor(`${module}.weight`, 2);
     const [outFeatures, inFeatures] = w.shape;
     const transposedName = this.g.addWeight(
@@ -337,7 +442,7 @@ class BertGraphExporter {
     );
   }
 
-  private pooler(sequenceOutput: string): string {
+  pooler(sequenceOutput: string): string {
     const first = this.g.op(
       "Gather",
       [
@@ -354,88 +459,7 @@ class BertGraphExporter {
     );
   }
 
-  private head(task: ExportTask, sequenceOutput: string): void {
-    const g = this.g;
-    const hidden = this.config.hidden_size;
-    switch (task) {
-      case "feature-extraction": {
-        g.addOutput(sequenceOutput, {
-          name: "last_hidden_state",
-          elemType: "float32",
-          dims: [BATCH, SEQUENCE, hidden],
-        });
-        if (this.weights.has("bert.pooler.dense.weight")) {
-          g.addOutput(this.pooler(sequenceOutput), {
-            name: "pooler_output",
-            elemType: "float32",
-            dims: [BATCH, hidden],
-          });
-        }
-        return;
-      }
-      case "text-classification": {
-        const logits = this.linear(this.pooler(sequenceOutput), "classifier");
-        g.addOutput(logits, {
-          name: "logits",
-          elemType: "float32",
-          dims: [BATCH, this.outFeatures("classifier")],
-        });
-        return;
-      }
-      case "next-sentence-prediction": {
-        const logits = this.linear(
-          this.pooler(sequenceOutput),
-          "cls.seq_relationship",
-        );
-        g.addOutput(logits, {
-          name: "logits",
-          elemType: "float32",
-          dims: [BATCH, 2],
-        });
-        return;
-      }
-      case "token-classification": {
-        const logits = this.linear(sequenceOutput, "classifier");
-        g.addOutput(logits, {
-          name: "logits",
-          elemType: "float32",
-          dims: [BATCH, SEQUENCE, this.outFeatures("classifier")],
-        });
-        return;
-      }
-      case "question-answering": {
-        const spans = this.linear(sequenceOutput, "qa_outputs"); // [B, S, 2]
-        const [start, end] = g.node("Split", [spans], "qa_outputs.split", {
-          axis: -1,
-        }, 2);
-        const lastAxis = g.addInt64Constant("const.axis_last", [-1]);
-        for (
-          const [value, name] of [[start, "start_logits"], [end, "end_logits"]]
-        ) {
-          g.addOutput(g.op("Squeeze", [value, lastAxis], name), {
-            name,
-            elemType: "float32",
-            dims: [BATCH, SEQUENCE],
-          });
-        }
-        return;
-      }
-      case "fill-mask": {
-        g.addOutput(this.maskedLmHead(sequenceOutput), {
-          name: "logits",
-          elemType: "float32",
-          dims: [
-            BATCH,
-            SEQUENCE,
-            this.tensor("bert.embeddings.word_embeddings.weight", 2).shape[0],
-          ],
-        });
-        return;
-      }
-    }
-  }
-
-  private maskedLmHead(sequenceOutput: string): string {
+  maskedLmHead(sequenceOutput: string): string {
     const g = this.g;
     const prefix = "cls.predictions";
     const transformed = this.layerNorm(
@@ -468,7 +492,14 @@ class BertGraphExporter {
     ], `${prefix}.decoder`);
   }
 
-  private outFeatures(module: string): number {
+  outFeatures(module: string): number {
     return this.tensor(`${module}.weight`, 2).shape[0];
   }
+}
+
+/** Dynamic axes by name, the other axes sized by `fixedDims`, in order. */
+function outputDims(axes: DynamicAxes, fixedDims: number[]): Dim[] {
+  const rank = Object.keys(axes).length + fixedDims.length;
+  const fixed = [...fixedDims];
+  return Array.from({ length: rank }, (_, i) => axes[i] ?? fixed.shift()!);
 }

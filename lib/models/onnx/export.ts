@@ -16,6 +16,7 @@ import {
   type ExportTask,
   taskFromArchitectures,
 } from "./bert_graph.ts";
+import { headForExportTask, type TaskAlias } from "../head_table.ts";
 import {
   type HfStateDict,
   readFolderStateDict,
@@ -49,7 +50,7 @@ export type ExportSource =
 
 export interface ExportOnnxOptions {
   /** Which head to export; default: from `config.architectures`. */
-  task?: ExportTask | "sentiment-analysis" | "sequence-classification";
+  task?: ExportTask | TaskAlias;
   /**
    * Folder with the tokenizer files to copy (tokenizer.json,
    * tokenizer_config.json, vocab.txt, special_tokens_map.json). Default: the
@@ -74,20 +75,6 @@ const TOKENIZER_FILES = [
   "vocab.txt",
   "special_tokens_map.json",
 ];
-
-const TASK_ARCHITECTURE: Record<ExportTask, string> = {
-  "feature-extraction": "BertModel",
-  "text-classification": "BertForSequenceClassification",
-  "token-classification": "BertForTokenClassification",
-  "fill-mask": "BertForMaskedLM",
-  "question-answering": "BertForQuestionAnswering",
-  "next-sentence-prediction": "BertForNextSentencePrediction",
-};
-
-const TASK_ALIASES: Record<string, ExportTask> = {
-  "sentiment-analysis": "text-classification",
-  "sequence-classification": "text-classification",
-};
 
 export async function exportOnnx(
   source: ExportSource,
@@ -119,8 +106,8 @@ function resolveTask(
   config: BertGraphConfig,
 ): ExportTask {
   if (requested === undefined) return taskFromArchitectures(config);
-  const task = TASK_ALIASES[requested] ?? requested;
-  if (!EXPORT_TASKS.includes(task as ExportTask)) {
+  const task = headForExportTask(requested)?.onnx?.task;
+  if (task === undefined) {
     throw new CourseError(
       "ONNX_UNKNOWN_TASK",
       `Unknown export task "${requested}"`,
@@ -184,7 +171,7 @@ function exportedConfig(
 ): Record<string, unknown> {
   return {
     ...config,
-    architectures: [TASK_ARCHITECTURE[task]],
+    architectures: [headForExportTask(task)!.architecture],
     // transformers.js picks the quantized file on some devices by default;
     // we export only float32, so say so.
     "transformers.js_config": { dtype: "fp32" },

@@ -11,6 +11,9 @@ export {
   type BertGraphConfig,
   EXPORT_TASKS,
   type ExportTask,
+  HEAD_GRAPHS,
+  type HeadGraphBuilder,
+  type HeadGraphOutput,
   taskFromArchitectures,
 } from "./bert_graph.ts";
 export {
