@@ -33,6 +33,10 @@ AFTER = """
 const metrics = await trainer.evaluate(data);
 console.log(JSON.stringify({ logged: trainer.history.train.length, finite: Number.isFinite(metrics.eval_loss) }));
 """
+# Cells Run All had queued behind TRAIN: JupyterLab sends them at once and the Deno kernel runs
+# them even after TRAIN fails (it ignores stop_on_error).
+QUEUED_WORK = 'await trainer.evaluate(data); console.log("queued evaluate ran");'
+QUEUED_PLAIN = 'console.log("queued plain cell ran");'
 AGAIN = """
 const again = new Trainer({ model, args: { batchSize: 8, numTrainEpochs: 1, progress: false, seed: 3 }, trainDataset: data });
 console.log(JSON.stringify({ again: (await again.train()).stoppedBy }));
@@ -74,6 +78,7 @@ def main() -> None:
         out, err = run(kc, SETUP)
         report["setup"] = {"out": out.strip(), "error": err}
         msg_id = kc.execute(TRAIN)
+        queued = [kc.execute(QUEUED_WORK), kc.execute(QUEUED_PLAIN)]
         time.sleep(3)
         started = time.time()
         km.interrupt_kernel()  # what JupyterLab's Interrupt button does
@@ -83,7 +88,12 @@ def main() -> None:
             "idle": idle,
             "seconds_to_stop": round(time.time() - started, 2),
         }
+        report["queued"] = []
+        for queued_id in queued:
+            out, error, _ = collect(kc, queued_id, 60)
+            report["queued"].append({"out": out.strip(), "error": error})
         report["alive_after_interrupt"] = km.is_alive()
+        time.sleep(1.5)  # a learner's next click comes seconds later, not milliseconds
         out, err = run(kc, AFTER)
         report["after"] = {"out": out.strip(), "error": err}
         out, err = run(kc, AGAIN)

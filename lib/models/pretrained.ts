@@ -19,6 +19,7 @@ import {
 import { resolveWeightsDir } from "./resolve.ts";
 import { newWeightsNotice, unusedWeightsNotice } from "./loading_report.ts";
 import { CourseError } from "../runtime/errors.ts";
+import { refuseQueuedAfterInterrupt } from "../runtime/kernel.ts";
 
 export interface ModelOptions {
   /** Seed for weight init and dropout (default 42). */
@@ -207,6 +208,7 @@ export abstract class BertPreTrainedModel {
     dirOrHubId: string,
     options: FromPretrainedOptions = {},
   ): Promise<T> {
+    refuseQueuedAfterInterrupt(`${this.name}.fromPretrained`);
     const {
       ignore_mismatched_sizes,
       verbose,

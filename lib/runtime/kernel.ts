@@ -5,7 +5,14 @@
  * the kernel dies with every variable of the notebook. Inside Jupyter the library listens, so
  * Interrupt only raises a flag; the long loops (Trainer, feature caching, pipelines over many
  * inputs) look at it between steps, keep what they have and throw `CourseError("interrupted")`,
- * which fails the cell and stops a Run All, as Python's KeyboardInterrupt does.
+ * which fails the cell, as Python's KeyboardInterrupt does.
+ *
+ * Stopping a Run All takes one more step: the Deno kernel ignores `stop_on_error` (measured: after
+ * a failing cell it still runs every cell JupyterLab had queued), so the rest of a notebook would
+ * go on training with half-built state. Queued cells follow each other within milliseconds while a
+ * learner's next click comes seconds later, so library entry points (`Trainer.train`,
+ * `fromPretrained`, `pipeline()`, ...) call `refuseQueuedAfterInterrupt`, which fails a cell that
+ * starts within `QUEUED_CELL_GAP_MS` of the interrupt (or of the previous refused cell).
  */
 import { CourseError } from "./errors.ts";
 import { inJupyter } from "./jupyter_display.ts";
@@ -15,6 +22,11 @@ export { inJupyter };
 let listening = false;
 let requested = false;
 let lastYield = 0;
+/** When the last interrupt error (or refused queued cell) happened; -Infinity: none. */
+let haltedAt = -Infinity;
+
+/** Longest pause between two cells that still counts as one Run All queue. */
+export const QUEUED_CELL_GAP_MS = 1000;
 
 /**
  * Starts owning SIGINT: inside Jupyter (or with `force`, for scripts and tests that want the same
@@ -68,6 +80,7 @@ export async function interruptPending(): Promise<boolean> {
  */
 export function interruptedError(what: string, kept?: string): CourseError {
   requested = false;
+  haltedAt = performance.now();
   return new CourseError(
     "interrupted",
     `${what}: 중단했습니다 (Kernel → Interrupt).${kept ? ` ${kept}` : ""}`,
@@ -81,4 +94,21 @@ export async function checkInterrupt(
   kept?: string,
 ): Promise<void> {
   if (await interruptPending()) throw interruptedError(what, kept);
+}
+
+/**
+ * At the start of a library call that does real work: fails when this cell is one that Run All
+ * queued behind an interrupted cell (see the module comment), so Interrupt stops the notebook
+ * and not only the cell. A cell the learner runs by hand afterwards works normally.
+ */
+export function refuseQueuedAfterInterrupt(what: string): void {
+  const now = performance.now();
+  if (now - haltedAt > QUEUED_CELL_GAP_MS) return;
+  haltedAt = now;
+  throw new CourseError(
+    "skipped_after_interrupt",
+    `${what}: 건너뛰었습니다. 위 셀에서 중단(Kernel → Interrupt)한 뒤 Run All이 이어서 보낸 셀입니다.`,
+    "Deno 커널은 오류가 난 뒤에도 Run All의 나머지 셀을 실행하므로, 코스 라이브러리가 그 셀들을 멈춥니다. " +
+      "이어 가려면 원하는 셀을 직접 실행하세요(Shift+Enter).",
+  );
 }

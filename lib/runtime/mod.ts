@@ -38,5 +38,7 @@ export {
   interruptedError,
   interruptPending,
   interruptRequested,
+  QUEUED_CELL_GAP_MS,
+  refuseQueuedAfterInterrupt,
   watchInterrupts,
 } from "./kernel.ts";

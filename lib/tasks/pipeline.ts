@@ -28,6 +28,7 @@ import {
 } from "../models/onnx/mod.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { CourseError } from "../runtime/errors.ts";
+import { refuseQueuedAfterInterrupt } from "../runtime/kernel.ts";
 import { AutoTokenizer, type BertTokenizer } from "../text/mod.ts";
 import type { TaskContext, TaskModelConfig } from "./context.ts";
 import type { EngineName, InferenceEngine } from "./engine.ts";
@@ -196,6 +197,7 @@ export async function pipeline<T extends TaskName>(
   model: string | LoadedModel,
   options: PipelineOptions = {},
 ): Promise<Pipeline<T>> {
+  refuseQueuedAfterInterrupt(`pipeline("${task}")`);
   const spec = taskSpec(task);
   if (!spec) {
     throw new CourseError(

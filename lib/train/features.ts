@@ -6,7 +6,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { CourseError } from "../runtime/errors.ts";
-import { interruptedError, interruptPending } from "../runtime/kernel.ts";
+import {
+  interruptedError,
+  interruptPending,
+  refuseQueuedAfterInterrupt,
+} from "../runtime/kernel.ts";
 import {
   batchOrder,
   collateExamples,
@@ -43,6 +47,7 @@ export async function computeFeatures(
   batchSize: number,
   padTokenId: number,
 ): Promise<FeatureCache> {
+  refuseQueuedAfterInterrupt("computeFeatures");
   requireHead(model);
   const started = performance.now();
   const preferred = model.headInput ?? "pooler_output";

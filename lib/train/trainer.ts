@@ -18,6 +18,7 @@ import {
   clearInterrupt,
   interruptedError,
   interruptPending,
+  refuseQueuedAfterInterrupt,
 } from "../runtime/kernel.ts";
 import { getRandom, SeededRandom, setSeed } from "../runtime/random.ts";
 import { ProgressDisplay, type ProgressState } from "./progress.ts";
@@ -230,6 +231,7 @@ export class Trainer {
   private async prepareRun(
     options: { resumeFromCheckpoint?: string | boolean },
   ): Promise<TrainingRun> {
+    refuseQueuedAfterInterrupt("Trainer.train");
     const args = this.args;
     // An Interrupt pressed while nothing ran must not stop this run at its first step.
     clearInterrupt();
@@ -796,6 +798,9 @@ export class Trainer {
     dataset: Example[],
     metricPrefix = "test",
   ): Promise<PredictionOutput> {
+    refuseQueuedAfterInterrupt(
+      metricPrefix === "eval" ? "Trainer.evaluate" : "Trainer.predict",
+    );
     if (!Array.isArray(dataset) || dataset.length === 0) {
       const call = metricPrefix === "eval" ? "evaluate" : "predict";
       throw new CourseError(
