@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbformat.sign import NotebookNotary
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -274,6 +275,25 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
     report["errors"] = errors
     report["unexecuted_cells"] = sum(1 for c in saved.cells if c.cell_type == "code" and c.source.strip()
                                      and c.get("execution_count") is None)
+    if args.executed_dir and not args.interrupt:
+        # The browser's own run becomes the instructors' executed copy (what learners see).
+        saved.metadata["course_run"] = {
+            "mode": "quick" if args.quick else "full",
+            "seconds": report["wall_seconds"],
+            "kernel_peak_rss_mib": report["kernel_peak_rss_mib"],
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "ok": not errors and not report["unexecuted_cells"],
+            "runner": "JupyterLab in Chromium (tools/browser_check.py)",
+            "long_cells": report["long_cells"],
+        }
+        for cell in saved.cells:
+            cell.get("metadata", {}).pop("execution", None)
+            cell.get("metadata", {}).pop("trusted", None)
+        target = args.executed_dir / notebook.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        NotebookNotary().sign(saved)
+        nbformat.write(saved, target)
+        report["executed_copy"] = str(target)
     driver.save_screenshot(str(args.shots / f"{stem}-end.png"))
     if not args.keep:
         copy.unlink(missing_ok=True)
@@ -296,6 +316,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--shots", type=Path, default=ROOT / "out/browser")
     parser.add_argument("--report", type=Path)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per notebook")
+    parser.add_argument("--executed-dir", type=Path,
+                        help="write each run (without --interrupt) here as the lesson's executed copy")
     parser.add_argument("--keep", action="store_true", help="keep the executed working copy")
     args = parser.parse_args(argv)
     args.shots.mkdir(parents=True, exist_ok=True)

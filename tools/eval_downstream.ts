@@ -58,11 +58,12 @@ async function fineTune(
   trainDataset: Example[],
   tokenizer: BertTokenizer,
   learningRate = 1e-4,
+  epochs = quick(3, 1),
 ): Promise<Trainer> {
   const trainer = new Trainer({
     model,
     args: {
-      numTrainEpochs: quick(3, 1),
+      numTrainEpochs: epochs,
       batchSize: 16,
       learningRate,
       warmupRatio: 0.1,
@@ -81,7 +82,8 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
   const tokenizer = await AutoTokenizer.fromPretrained(modelDir, {
     quiet: true,
   });
-  const trainSize = quick(2000, 64);
+  const trainSize = quick(2000, 64); // STS and NER
+  const nliTrainSize = quick(1500, 64);
   const testSize = quick(500, 32);
   const seconds: Record<string, number> = {};
   const timed = async <T>(task: string, work: () => Promise<T>) => {
@@ -99,7 +101,10 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
       maxLength: 96,
     };
     const train = tokenizeForClassification(
-      sampleStratified(await loadKorNli("dev"), { n: trainSize, seed: SEED }),
+      sampleStratified(await loadKorNli("dev"), {
+        n: nliTrainSize,
+        seed: SEED,
+      }),
       tokenizer,
       options,
     );
@@ -223,7 +228,7 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
     }[];
     const trainRows = rows.filter((r) => trainTitles.has(r.title)).slice(
       0,
-      quick(3000, 64),
+      quick(1200, 64),
     );
     const testRows = rows.filter((r) => !trainTitles.has(r.title)).slice(
       0,
@@ -248,7 +253,7 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
       seed: SEED,
       verbose: false,
     });
-    const trainer = await fineTune(model, train, tokenizer, 2e-4);
+    const trainer = await fineTune(model, train, tokenizer, 2e-4, quick(2, 1));
     const answerer = await pipeline(
       "question-answering",
       { model, tokenizer },
