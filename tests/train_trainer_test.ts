@@ -747,6 +747,16 @@ Deno.test("Trainer: Kernel → Interrupt (SIGINT) stops training at the next ste
       console.log("message", error.message.split("\\n")[0]);
     }
     const logged = trainer.history.train.length;
+    // Right after an interrupt the library refuses work (a Run All queue); a learner's next cell
+    // comes later.
+    let refused = "";
+    try {
+      await trainer.evaluate(data);
+    } catch (error) {
+      refused = error.code;
+    }
+    console.log("refused", refused);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const metrics = await trainer.evaluate(data);
     console.log("after", logged, Number.isFinite(metrics.eval_loss));
     const again = new Trainer({
@@ -758,6 +768,7 @@ Deno.test("Trainer: Kernel → Interrupt (SIGINT) stops training at the next ste
   `;
   const out = await denoEval(script);
   assert.match(out, /^code interrupted$/m);
+  assert.match(out, /^refused skipped_after_interrupt$/m);
   const stoppedAt = out.match(
     /Trainer\.train: 중단했습니다.*?(\d+)\/24000단계까지/,
   );
