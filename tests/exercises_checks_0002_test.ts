@@ -19,7 +19,7 @@ import {
   initBackend,
   SeededRandom,
 } from "../lib/mod.ts";
-import type { CheckResult } from "../lib/exercises/feedback.ts";
+import { assertFail, assertPass } from "./exercise_assertions.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 if (!Deno.env.get("COURSE_MIRROR")) {
@@ -31,21 +31,6 @@ const MODEL_DIR = courseModelDir();
 const tokenizer = await AutoTokenizer.fromPretrained(MODEL_DIR);
 const HAS_WEIGHTS = existsSync(join(MODEL_DIR, "model.safetensors")) &&
   existsSync(join(MODEL_DIR, "config.json"));
-
-function assertPass(checked: CheckResult) {
-  assert.equal(checked.passed, true, checked.problems.join("\n"));
-}
-
-function assertFail(checked: CheckResult, pattern?: RegExp) {
-  assert.equal(checked.passed, false, "a wrong answer passed");
-  assert.ok(checked.problems.length > 0);
-  if (pattern) {
-    assert.ok(
-      checked.problems.some((p) => pattern.test(p)),
-      `no problem matches ${pattern}: ${checked.problems.join(" | ")}`,
-    );
-  }
-}
 
 function assertNotRevealed(problems: string[], secrets: (string | number)[]) {
   const text = problems.join("\n");

@@ -26,6 +26,10 @@ import {
   sampleStratified,
 } from "../lib/mod.ts";
 import type { CheckResult } from "../lib/exercises/feedback.ts";
+import {
+  assertFail as assertFailWith,
+  assertPass,
+} from "./exercise_assertions.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 if (!Deno.env.get("COURSE_MIRROR")) {
@@ -35,16 +39,9 @@ await initBackend();
 const MODEL_DIR = courseModelDir();
 const HAS_WEIGHTS = existsSync(join(MODEL_DIR, "model.safetensors"));
 
-function assertPass(checked: CheckResult) {
-  assert.equal(checked.passed, true, checked.problems.join("\n"));
-}
-
+/** A failure with the expected hint, and not because the check itself crashed. */
 function assertFail(checked: CheckResult, pattern: RegExp) {
-  assert.equal(checked.passed, false, "a wrong answer passed");
-  assert.ok(
-    checked.problems.some((p) => pattern.test(p)),
-    `no problem matches ${pattern}: ${checked.problems.join(" | ")}`,
-  );
+  assertFailWith(checked, pattern);
   assert.ok(
     checked.problems.every((p) => !p.startsWith("답을 검사하는 중 오류")),
     `the check crashed: ${checked.problems.join(" | ")}`,

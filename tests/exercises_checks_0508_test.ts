@@ -31,27 +31,13 @@ import { check06 } from "../lib/exercises/check06.ts";
 import { check07 } from "../lib/exercises/check07.ts";
 import { check08 } from "../lib/exercises/check08.ts";
 import type { CheckResult } from "../lib/exercises/feedback.ts";
+import { assertFail, assertPass } from "./exercise_assertions.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 if (!Deno.env.get("COURSE_MIRROR")) {
   Deno.env.set("COURSE_MIRROR", resolve(ROOT, "..", "shared", "mirror"));
 }
 const HAS_WEIGHTS = existsSync(join(courseModelDir(), "model.safetensors"));
-
-function assertPass(checked: CheckResult) {
-  assert.equal(checked.passed, true, checked.problems.join("\n"));
-}
-
-function assertFail(checked: CheckResult, pattern?: RegExp) {
-  assert.equal(checked.passed, false, "a wrong answer passed");
-  assert.ok(checked.problems.length > 0);
-  if (pattern) {
-    assert.ok(
-      checked.problems.some((p) => pattern.test(p)),
-      `no problem matches ${pattern}: ${checked.problems.join(" | ")}`,
-    );
-  }
-}
 
 /**
  * Feedback must not give the answer away. A one-character answer (the course model's top
