@@ -536,18 +536,8 @@ function evaluateNsp(makePair: MakeNspPair) {
         } 문서의 NotNext 문장이 늘 같은 몇 문서에서만 나옵니다. 다른 문서 전체에서 무작위로 고르세요.`,
       );
     }
-    const again = tallyNsp(makePair, 2024, 3);
-    const first = tallyNsp(makePair, 2024, 3);
-    const other = tallyNsp(makePair, 7, 3);
-    if (again.signature !== first.signature) {
-      problems.push(
-        "같은 시드의 rng로 다시 돌리면 같은 결과가 나와야 합니다. Math.random 대신 rng를 쓰세요.",
-      );
-    } else if (other.signature === first.signature) {
-      problems.push(
-        "rng가 달라도 결과가 똑같습니다. 무작위 선택에 rng를 쓰세요.",
-      );
-    }
+    const seeded = seedProblem((seed) => tallyNsp(makePair, seed, 3).signature);
+    if (seeded) problems.push(seeded);
   }
   return result(question, problems);
 }
@@ -681,6 +671,22 @@ function rateProblem(
   }%로 기대와 다릅니다. 확률 설정을 다시 보세요.`;
 }
 
+/**
+ * Whether a learner's random function uses the `rng` it is given: the same seed must repeat the
+ * whole output, another seed must change it. Whole outputs, not counts: two unseeded runs can
+ * agree on counts by chance.
+ */
+function seedProblem(outputFor: (seed: number) => string): string | null {
+  const first = outputFor(2024);
+  if (outputFor(2024) !== first) {
+    return "같은 시드의 rng로 다시 돌리면 같은 결과가 나와야 합니다. Math.random 대신 rng를 쓰세요.";
+  }
+  if (outputFor(7) === first) {
+    return "rng가 달라도 결과가 똑같습니다. 무작위 선택에 rng를 쓰세요.";
+  }
+  return null;
+}
+
 async function evaluateMasking(maskFn: MaskFunction) {
   const question = "01-3 80/10/10 마스킹";
   if (typeof maskFn !== "function") {
@@ -693,19 +699,10 @@ async function evaluateMasking(maskFn: MaskFunction) {
   if (problems.length === 0 && tally.selected === 0) {
     problems.push("아무 토큰도 선택되지 않았습니다.");
   } else if (problems.length === 0) {
-    const again = tallyMasking(maskFn, sequences, tokenizer, 2024, 3);
-    const other = tallyMasking(maskFn, sequences, tokenizer, 7, 3);
-    const first = tallyMasking(maskFn, sequences, tokenizer, 2024, 3);
-    // Whole outputs, not counts: two unseeded runs can agree on counts by chance.
-    if (again.signature !== first.signature) {
-      problems.push(
-        "같은 시드의 rng로 다시 돌리면 같은 결과가 나와야 합니다. Math.random 대신 rng를 쓰세요.",
-      );
-    } else if (other.signature === first.signature) {
-      problems.push(
-        "rng가 달라도 결과가 똑같습니다. 무작위 선택에 rng를 쓰세요.",
-      );
-    }
+    const seeded = seedProblem((seed) =>
+      tallyMasking(maskFn, sequences, tokenizer, seed, 3).signature
+    );
+    if (seeded) problems.push(seeded);
     const checks = [
       rateProblem("선택된 토큰", tally.selected / tally.tokens, 0.15, 0.012),
       rateProblem(
