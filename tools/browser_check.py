@@ -32,6 +32,7 @@ from typing import Any
 
 import nbformat
 from nbformat.sign import NotebookNotary
+from run_notebook import course_run_record, peak_rss_bytes  # same folder: the one home of both
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -84,16 +85,6 @@ def kernel_pids(lab_pid: int) -> list[int]:
         if ppid == lab_pid and b"jupyter" in cmd and b"--kernel" in cmd:
             pids.append(int(proc.name))
     return pids
-
-
-def peak_rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def browser(width: int = 1400, height: int = 1000) -> webdriver.Chrome:
@@ -191,6 +182,11 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
         time.sleep(0.5)
     stem = notebook.stem
     report: dict[str, Any] = {"notebook": str(notebook), "long_cells": [], "screenshots": []}
+
+    def note_if_long(cell: tuple[int, float] | None, now: float) -> None:
+        """Records a finished cell (index, start) that ran at least --long seconds."""
+        if cell is not None and now - cell[1] >= args.long:
+            report["long_cells"].append({"cell": cell[0] + 1, "seconds": round(now - cell[1], 1)})
     started = time.monotonic()
     ui.menu("Kernel", "Restart Kernel and Run All Cells")
     ui.accept_dialog()
@@ -212,10 +208,8 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
         running = ui.running_cell()
         now = time.monotonic()
         if running is None:
-            if current is not None:
-                report["long_cells"].append({"cell": current[0] + 1, "seconds": round(now - current[1], 1)}) \
-                    if now - current[1] >= args.long else None
-                current = None
+            note_if_long(current, now)
+            current = None
             if ui.status() == "idle":
                 idle_since = idle_since or now
                 if now - idle_since > 4:
@@ -224,8 +218,7 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
         idle_since = None
         index, cell = running
         if current is None or current[0] != index:
-            if current is not None and now - current[1] >= args.long:
-                report["long_cells"].append({"cell": current[0] + 1, "seconds": round(now - current[1], 1)})
+            note_if_long(current, now)
             current = (index, now)
             last_shot = 0.0
         elapsed = now - current[1]
@@ -262,7 +255,8 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
             ui.select(ui.code_cells()[index])
             ui.menu("Run", "Run Selected Cell and All Below")
     report["wall_seconds"] = round(time.monotonic() - started, 1)
-    report["kernel_peak_rss_mib"] = round(max((peak_rss(p) for p in pids), default=0) / 2**20)
+    peak_bytes = max((peak_rss_bytes(p) or 0 for p in pids), default=0)
+    report["kernel_peak_rss_mib"] = round(peak_bytes / 2**20)
     ui.menu("File", "Save Notebook")
     time.sleep(3)
     saved = nbformat.read(copy, as_version=4)
@@ -277,15 +271,10 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
                                      and c.get("execution_count") is None)
     if args.executed_dir and not args.interrupt:
         # The browser's own run becomes the instructors' executed copy (what learners see).
-        saved.metadata["course_run"] = {
-            "mode": "quick" if args.quick else "full",
-            "seconds": report["wall_seconds"],
-            "kernel_peak_rss_mib": report["kernel_peak_rss_mib"],
-            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "ok": not errors and not report["unexecuted_cells"],
-            "runner": "JupyterLab in Chromium (tools/browser_check.py)",
-            "long_cells": report["long_cells"],
-        }
+        saved.metadata["course_run"] = course_run_record(
+            quick=args.quick, seconds=report["wall_seconds"], peak_rss_bytes=peak_bytes,
+            ok=not errors and not report["unexecuted_cells"],
+            runner="JupyterLab in Chromium (tools/browser_check.py)", long_cells=report["long_cells"])
         for cell in saved.cells:
             cell.get("metadata", {}).pop("execution", None)
             cell.get("metadata", {}).pop("trusted", None)

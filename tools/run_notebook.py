@@ -59,6 +59,30 @@ MAX_OUTPUT_BYTES = 1 << 20
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def peak_rss_bytes(pid: int) -> int | None:
+    """A process's peak resident memory so far (VmHWM); None once it has exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return 0
+
+
+def course_run_record(quick: bool, seconds: float, peak_rss_bytes: int, ok: bool, **extra: Any) -> dict[str, Any]:
+    """metadata.course_run of an executed copy: how and how long it ran (read by
+    tests/executed_copies_test.ts and tools/lesson_costs.py)."""
+    return {
+        "mode": "quick" if quick else "full",
+        "seconds": round(seconds, 1),
+        "kernel_peak_rss_mib": round(peak_rss_bytes / 2**20),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "ok": ok,
+        **extra,
+    }
+
+
 class LateOutputClient(NotebookClient):
     """NotebookClient that also collects outputs arriving after a cell went idle."""
 
@@ -86,15 +110,9 @@ class LateOutputClient(NotebookClient):
     peak_rss_bytes = 0
 
     def _watch_peak_rss(self, pid: int) -> None:
-        """The kernel's peak resident memory (VmHWM), read until it exits: the figure a lesson states."""
-        status = Path(f"/proc/{pid}/status")
-        while True:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.peak_rss_bytes = max(self.peak_rss_bytes, int(line.split()[1]) * 1024)
-            except (OSError, ValueError):
-                return
+        """The kernel's peak resident memory, read until it exits: the figure a lesson states."""
+        while (peak := peak_rss_bytes(pid)) is not None:
+            self.peak_rss_bytes = max(self.peak_rss_bytes, peak)
             time.sleep(0.5)
 
     async def async_start_new_kernel_client(self) -> Any:
@@ -429,13 +447,9 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
     elapsed = time.monotonic() - started
     if output is not None:
         # What an instructor reads next to the outputs: how and how long this copy ran.
-        nb.metadata["course_run"] = {
-            "mode": "quick" if os.environ.get("COURSE_QUICK") == "1" else "full",
-            "seconds": round(elapsed, 1),
-            "kernel_peak_rss_mib": round(client.peak_rss_bytes / 2**20),
-            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "ok": ok,
-        }
+        nb.metadata["course_run"] = course_run_record(
+            quick=os.environ.get("COURSE_QUICK") == "1", seconds=elapsed,
+            peak_rss_bytes=client.peak_rss_bytes, ok=ok)
         output.parent.mkdir(parents=True, exist_ok=True)
         # Signed notebooks are "trusted": JupyterLab then renders their HTML/JS outputs (plotly).
         NotebookNotary().sign(nb)
