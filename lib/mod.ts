@@ -6,6 +6,7 @@ export * from "./viz/mod.ts";
 export * from "./models/mod.ts";
 export * from "./models/onnx/mod.ts";
 export * from "./train/mod.ts";
+export * from "./pretrain/mod.ts";
 export * from "./tasks/mod.ts";
 // Notebooks import only @course/lib, so the tensor and DataFrame libraries come from here too,
 // as the very instances the library uses.

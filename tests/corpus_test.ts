@@ -9,10 +9,10 @@ import {
   newsCommentDocuments,
   normalizeText,
   nsmcDocuments,
-  parseDocuments,
   splitHeldout,
   splitSentences,
 } from "../tools/build_corpus.ts";
+import { parseDocuments } from "../lib/pretrain/mod.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");
 if (!Deno.env.get("COURSE_MIRROR")) {

@@ -4,15 +4,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   alignWordLabels,
-  bestAnswerSpan,
   entitiesFromTokenLabels,
+  getEntities,
+  tokenizeAndAlignLabels,
+} from "../lib/tasks/token_classification/mod.ts";
+import {
+  bestAnswerSpan,
   prepareQaFeatures,
   rankAnswerSpans,
-  tokenizeAndAlignLabels,
-} from "../lib/data/mod.ts";
-import { getEntities } from "../lib/data/bio.ts";
-import { splitIntoWindows } from "../lib/data/windows.ts";
-import { groupEntities } from "../lib/tasks/token_classification.ts";
+} from "../lib/tasks/question_answering/mod.ts";
+import { splitIntoWindows } from "../lib/tasks/windows.ts";
+import { groupEntities } from "../lib/tasks/token_classification/pipeline.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { AutoTokenizer, type Offset } from "../lib/text/mod.ts";
 import { MIRROR } from "./test_paths.ts";
@@ -334,7 +336,9 @@ Deno.test("BIO decoding: NER spans, pipeline groups and entity scores share getE
 Deno.test("data defaults never exceed the model: QA windows, NSP pairs and classification lengths follow model_max_length", async () => {
   const { AutoTokenizer } = await import("../lib/text/mod.ts");
   const { defaultMaxLength } = await import("../lib/text/truncation.ts");
-  const { prepareQaFeatures } = await import("../lib/data/qa.ts");
+  const { prepareQaFeatures } = await import(
+    "../lib/tasks/question_answering/prepare.ts"
+  );
   const tokenizer = await AutoTokenizer.fromPretrained(
     new URL("../models/ko-mini-bert", import.meta.url).pathname,
     { quiet: true },

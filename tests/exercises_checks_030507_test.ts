@@ -305,18 +305,18 @@ Deno.test({
       measurements: madeUp,
       chosenBatchSize: fastest.batchSize,
     }),
-    /다시 잰/,
+    /다시 측정한/,
   );
   assertFail(
     await check05.q3.evaluate({
       measurements: measurements.filter((m) => m.batchSize !== 1),
       chosenBatchSize: fastest.batchSize === 1 ? 4 : fastest.batchSize,
     }),
-    /재지 않았습니다/,
+    /측정하지 않았습니다/,
   );
   assertFail(
     await check05.q3.evaluate({ measurements: [], chosenBatchSize: 0 }),
-    /재지 않았습니다/,
+    /측정하지 않았습니다/,
   );
 });
 
@@ -377,7 +377,7 @@ Deno.test("07-2 tokenizer efficiency: measured rates and the argmin pass; counti
   const wrongPick = keys.find((k) => k !== mostEfficient)!;
   assertFail(
     await check07.q2.evaluate({ ...measured, mostEfficient: wrongPick }),
-    /잰 숫자/,
+    /측정한 숫자/,
   );
   const unkTokens = texts.flatMap((t) => tokenizers.mbert.tokenize(t))
     .filter((t) => t === tokenizers.mbert.unkToken).length;
@@ -437,7 +437,7 @@ Deno.test("07-3 hyperparameters: a plan sized with KcBERT's tokenizer passes; th
   if (courseQ95 < kcbertQ95) {
     assertFail(
       await check07.q3.evaluate({ ...plan, maxLength: courseQ95 }),
-      /코스 토크나이저로 쟀나요/,
+      /코스 토크나이저로 측정했나요/,
     );
   }
   assertFail(

@@ -325,7 +325,7 @@ Deno.test("08-3 capstone: a trained classifier on curse data passes; misreported
       ...answer,
       macroF1: macroF1 - 0.2,
     }),
-    /다시 잰/,
+    /다시 측정한/,
   );
   assertFail(
     await check08.q3.evaluate({

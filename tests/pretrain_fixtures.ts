@@ -1,6 +1,9 @@
 /** What the pretraining and course-model tests share: the course tokenizer, tiny documents, a tiny model. */
 import { join } from "node:path";
-import { DEFAULT_OPTIONS, type PretrainOptions } from "../tools/pretrain.ts";
+import {
+  PRETRAIN_DEFAULTS,
+  type PretrainOptions,
+} from "../lib/pretrain/mod.ts";
 import { REPO_ROOT } from "./test_paths.ts";
 
 export const COURSE_TOKENIZER_DIR = join(REPO_ROOT, "models", "ko-mini-bert");
@@ -21,7 +24,7 @@ export const SHORT_DOCUMENTS: string[][] = [
 
 /** Pretraining options of a 1-layer, hidden-32 BERT that trains a step in milliseconds. */
 export const TINY_PRETRAIN: PretrainOptions = {
-  ...DEFAULT_OPTIONS,
+  ...PRETRAIN_DEFAULTS,
   tokenizerDir: COURSE_TOKENIZER_DIR,
   hidden: 32,
   layers: 1,

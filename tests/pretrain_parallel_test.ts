@@ -8,15 +8,13 @@ import { CourseError } from "../lib/runtime/errors.ts";
 import {
   epochExamples,
   maskedExamples,
-  parsePretrainFlags,
   pretrain,
-  Replica,
-} from "../tools/pretrain.ts";
-import {
+  PretrainingReplica,
   shardsOf,
   shardWeights,
   WorkerReplicas,
-} from "../tools/pretrain_parallel.ts";
+} from "../lib/pretrain/mod.ts";
+import { parsePretrainFlags } from "../tools/pretrain.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
 import {
   COURSE_TOKENIZER_DIR,
@@ -79,7 +77,7 @@ Deno.test({
     assert.notEqual(weights[0].mlm, 0.5, "pick a batch with unequal shards");
 
     const pool = await WorkerReplicas.start(options, tokenizer);
-    const local = await Replica.create(tokenizer, options);
+    const local = await PretrainingReplica.create(tokenizer, options);
     try {
       // The reference: one replica, the whole batch, as `--workers 1` computes it (no dropout, so
       // both see the same network).

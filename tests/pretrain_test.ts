@@ -7,16 +7,16 @@ import { AutoTokenizer } from "../lib/text/mod.ts";
 import { collate, disposeBatch } from "../lib/data/mod.ts";
 import { readSafetensors, toFloat32 } from "../lib/models/mod.ts";
 import {
-  buildModel,
-  DEFAULT_OPTIONS,
+  buildPretrainingModel,
   epochExamples,
   lengthGroupedOrder,
   maskedExamples,
-  parsePretrainFlags,
   pretrain,
+  PRETRAIN_DEFAULTS,
   pretrainingLoss,
   sequenceLengthAt,
-} from "../tools/pretrain.ts";
+} from "../lib/pretrain/mod.ts";
+import { parsePretrainFlags } from "../tools/pretrain.ts";
 import { formatDocuments } from "../tools/build_corpus.ts";
 import { COURSE_TOKENIZER_DIR, TINY_PRETRAIN } from "./pretrain_fixtures.ts";
 
@@ -64,7 +64,7 @@ async function tinyCorpus(dir: string): Promise<void> {
 }
 
 Deno.test("sequence length is 64 for the first 90% of steps and 128 for the rest", () => {
-  const options = { ...DEFAULT_OPTIONS, maxSteps: 1000 };
+  const options = { ...PRETRAIN_DEFAULTS, maxSteps: 1000 };
   assert.equal(sequenceLengthAt(0, options), 64);
   assert.equal(sequenceLengthAt(899, options), 64);
   assert.equal(sequenceLengthAt(900, options), 128);
@@ -147,7 +147,7 @@ Deno.test("dynamic masking: about 15% of tokens, never special tokens, different
 });
 
 Deno.test("loss on masked positions only equals Hugging Face's BertForPreTraining loss", () => {
-  const model = buildModel(
+  const model = buildPretrainingModel(
     tokenizer,
     TINY_PRETRAIN,
   );

@@ -1,14 +1,13 @@
 /**
- * One QA span rule: the question-answering pipeline, lib/data's bestAnswerSpan, the exercise 06
- * solution (extractAnswer, loaded from course/solutions/06_다운스트림_태스크.md itself) and the
- * exercise check (check06.q2) pick the same answer from the same logits. The pipeline runs on a
- * stub engine that hands back the given logits, so no model weights are needed (only the course
- * tokenizer).
+ * One QA span rule: the question-answering pipeline, lib/tasks/question_answering's
+ * bestAnswerSpan, the exercise 06 solution (extractAnswer, loaded from
+ * course/solutions/06_다운스트림_태스크.md itself) and the exercise check (check06.q2) pick the
+ * same answer from the same logits. The pipeline runs on a stub engine that hands back the given
+ * logits, so no model weights are needed (only the course tokenizer).
  */
 import assert from "node:assert/strict";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bestAnswerSpan, prepareQaFeatures } from "../lib/data/mod.ts";
 import { check06 } from "../lib/exercises/check06.ts";
 import { courseModelDir } from "../lib/exercises/course_model.ts";
 import { SeededRandom } from "../lib/runtime/random.ts";
@@ -18,7 +17,11 @@ import {
   type Answer,
   answersFromLogits,
   questionAnswering,
-} from "../lib/tasks/question_answering.ts";
+} from "../lib/tasks/question_answering/pipeline.ts";
+import {
+  bestAnswerSpan,
+  prepareQaFeatures,
+} from "../lib/tasks/question_answering/mod.ts";
 import { AutoTokenizer, type Offset } from "../lib/text/mod.ts";
 import { repoModule, solutionFunction } from "./solution_code.ts";
 

@@ -14,8 +14,8 @@ import type {
   TokenClassificationOptions,
   TokenPrediction,
 } from "../lib/tasks/mod.ts";
-import { groupEntities } from "../lib/tasks/token_classification.ts";
-import { splitIntoWindows } from "../lib/data/windows.ts";
+import { groupEntities } from "../lib/tasks/token_classification/pipeline.ts";
+import { splitIntoWindows } from "../lib/tasks/windows.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { join } from "node:path";
 import { exportOnnx } from "../lib/models/onnx/mod.ts";

@@ -5,17 +5,21 @@ import {
   accuracy,
   classificationReport,
   confusionMatrix,
+  pearson,
+  rankData,
+  spearman,
+} from "../lib/train/metrics.ts";
+import {
   entityScores,
   getEntities,
+} from "../lib/tasks/token_classification/mod.ts";
+import {
   korquadF1,
   normalizeKorquadAnswer,
   normalizeSquadAnswer,
-  pearson,
   qaScores,
-  rankData,
-  spearman,
   squadF1,
-} from "../lib/train/metrics.ts";
+} from "../lib/tasks/question_answering/mod.ts";
 
 const reference = JSON.parse(
   await Deno.readTextFile(

@@ -44,11 +44,11 @@ import {
 } from "../lib/train/mod.ts";
 import { pipeline } from "../lib/tasks/mod.ts";
 import {
-  DEFAULT_OPTIONS as PRETRAIN_DEFAULTS,
-  evaluate as evaluatePretraining,
+  evaluatePretraining,
   heldoutExamples,
+  PRETRAIN_DEFAULTS,
   readDocuments,
-} from "./pretrain.ts";
+} from "../lib/pretrain/mod.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");
 

@@ -36,7 +36,7 @@ def paragraph(name: str, run: dict) -> str:
     long_cells = ", ".join(f"{c['cell']}번째 코드 셀 {minutes(c['seconds'])}" for c in run.get("long_cells", []))
     return (
         f"**걸리는 시간** (전체 모드, JupyterLab에서 처음부터 끝까지 실행, 강의용 2코어 CPU, 네이티브 TensorFlow 엔진, "
-        f"{run['finished'][:10]}에 잼): 노트북 전체 {minutes(run['seconds'])}, 커널의 최대 메모리 {gib(run['kernel_peak_rss_mib'])}. "
+        f"{run['finished'][:10]}에 측정): 노트북 전체 {minutes(run['seconds'])}, 커널의 최대 메모리 {gib(run['kernel_peak_rss_mib'])}. "
         + (f"10초 넘게 걸리는 셀: {long_cells}. " if long_cells else "")
         + f"모든 출력과 숫자는 실행된 사본 `notebooks/executed/{name}.ipynb`에서 미리 볼 수 있습니다. "
         "다 본 노트북은 Kernel → Shut Down Kernel로 커널을 끄면 메모리가 돌아옵니다."

@@ -85,7 +85,7 @@ function labelIndex(
     throw new CourseError(
       "DATA_UNKNOWN_LABEL",
       `${source}: unknown label "${value}" (known: ${labels.join(", ")})`,
-      "원본 파일이 바뀌었거나 손상되었을 수 있습니다. 데이터 카드의 레이블 목록을 확인하세요.",
+      "원본 파일이 바뀌었거나 손상되었을 수 있습니다. 데이터 카드의 라벨 목록을 확인하세요.",
     );
   }
   return index;

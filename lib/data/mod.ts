@@ -30,23 +30,3 @@ export {
   type NspExample,
   type NspOptions,
 } from "./nsp.ts";
-export {
-  alignWordLabels,
-  entitiesFromTokenLabels,
-  type EntitySpan,
-  type NerExample,
-  type NerOptions,
-  tokenizeAndAlignLabels,
-} from "./ner.ts";
-export {
-  bestAnswerSpan,
-  prepareQaFeatures,
-  type QaAnswer,
-  type QaFeature,
-  type QaOptions,
-  type QaPrediction,
-  type QaSpan,
-  type QaSpanOptions,
-  type QaWindowLogits,
-  rankAnswerSpans,
-} from "./qa.ts";

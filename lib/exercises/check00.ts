@@ -70,7 +70,7 @@ function gflopsProblem(n: number, timing: MatMulTiming): string | null {
 }
 
 async function evaluateTiming(timeMatMul: TimeMatMul) {
-  const question = "00-3 행렬 곱 속도 재기";
+  const question = "00-3 행렬 곱 속도 측정하기";
   if (typeof timeMatMul !== "function") {
     return result(question, ["timeMatMul 함수를 넘겨 주세요."]);
   }
@@ -110,7 +110,7 @@ async function evaluateTiming(timeMatMul: TimeMatMul) {
       problems.push(
         total >= low && total <= high
           ? `n=${n}: ms가 곱 한 번의 시간보다 훨씬 깁니다. 전체 시간을 repeats로 나누었나요?`
-          : `n=${n}: ms가 이 백엔드에서 검사가 직접 측정한 곱 한 번의 시간보다 5배 넘게 깁니다. 준비 실행(warm-up)을 빼고, performance.now()의 ms 단위로 재었는지 확인하세요.`,
+          : `n=${n}: ms가 이 백엔드에서 검사가 직접 측정한 곱 한 번의 시간보다 5배 넘게 깁니다. 준비 실행(warm-up)을 빼고, performance.now()의 ms 단위로 측정했는지 확인하세요.`,
       );
     } else if (timing.ms < low) {
       problems.push(
@@ -168,6 +168,6 @@ export const check00 = {
         : ["각 행의 원소를 더한 값이 아닙니다. tf.sum의 axis를 확인하세요."],
     );
   }),
-  q3: makeCheck("00-3 행렬 곱 속도 재기", evaluateTiming),
+  q3: makeCheck("00-3 행렬 곱 속도 측정하기", evaluateTiming),
   data: DATA,
 };

@@ -335,7 +335,7 @@ async function evaluateLoss(pretrainingLoss: PretrainingLoss) {
   }
   if (/crossEntropy/.test(String(pretrainingLoss))) {
     return result(question, [
-      "라이브러리의 crossEntropy를 부르지 말고 tf.logSoftmax 같은 tf 연산으로 직접 계산하세요.",
+      "라이브러리의 crossEntropy를 호출하지 말고 tf.logSoftmax 같은 tf 연산으로 직접 계산하세요.",
     ]);
   }
   await initBackend();
@@ -494,7 +494,7 @@ function tallyNsp(
             tally.problems.add(
               pair.b === doc[s + 1]
                 ? "label 1(NotNext)인 쌍의 B가 실제 다음 문장입니다. Hugging Face 규칙은 0 = IsNext, 1 = NotNext입니다."
-                : "label 1(NotNext)의 b를 같은 문서에서 골랐습니다. 무작위 문장은 다른 문서에서 골라야 진짜 '다음이 아닌' 문장이 됩니다.",
+                : "label 1(NotNext)의 b를 같은 문서에서 골랐습니다. 무작위 문장은 다른 문서에서 골라야 실제로 '다음이 아닌' 문장이 됩니다.",
             );
           } else {
             tally.sources[d].add(from);
@@ -679,7 +679,7 @@ function rateProblem(
 function seedProblem(outputFor: (seed: number) => string): string | null {
   const first = outputFor(2024);
   if (outputFor(2024) !== first) {
-    return "같은 시드의 rng로 다시 돌리면 같은 결과가 나와야 합니다. Math.random 대신 rng를 쓰세요.";
+    return "같은 시드의 rng로 다시 실행하면 같은 결과가 나와야 합니다. Math.random 대신 rng를 쓰세요.";
   }
   if (outputFor(7) === first) {
     return "rng가 달라도 결과가 똑같습니다. 무작위 선택에 rng를 쓰세요.";

@@ -138,7 +138,7 @@ async function evaluatePair(encodePair: EncodePair) {
       );
     }
     if (differences.some((d) => d.includes("attention_mask"))) {
-      differences.push("attention_mask는 진짜 토큰 1, 패딩 0입니다.");
+      differences.push("attention_mask는 실제 토큰 1, 패딩 0입니다.");
     }
     problems.push(...differences);
     // The first pair that goes wrong is enough to start fixing.

@@ -189,7 +189,7 @@ function layerProblem(
   }
   if (allClose(got, want)) return null;
   if (name === "cls" && allClose(got, measured.clsCosine)) {
-    return "cls: 코사인 유사도가 아니라 두 벡터의 차이의 길이(유클리드 거리, tf.norm(a.sub(b)))를 재세요.";
+    return "cls: 코사인 유사도가 아니라 두 벡터의 차이의 길이(유클리드 거리, tf.norm(a.sub(b)))를 측정하세요.";
   }
   const other = name === "cls" ? measured.changed : measured.cls;
   if (allClose(got, other)) {
@@ -200,7 +200,7 @@ function layerProblem(
     JSON.stringify(got[at])
   }). 두 문장을 같은 모델로 실행해 ${
     name === "cls" ? "0번 위치" : "changedPosition 위치"
-  }의 벡터끼리 유클리드 거리를 쟀는지 보세요.`;
+  }의 벡터끼리 유클리드 거리를 측정했는지 보세요.`;
 }
 
 async function evaluateClsDistances(answer: ClsDistanceAnswer) {
@@ -238,9 +238,9 @@ async function evaluateClsDistances(answer: ClsDistanceAnswer) {
   if (!close(answer.pooler, measured.pooler)) {
     problems.push(
       close(answer.pooler, measured.poolerCosine)
-        ? "pooler: 코사인 유사도가 아니라 유클리드 거리를 재세요."
+        ? "pooler: 코사인 유사도가 아니라 유클리드 거리를 측정하세요."
         : close(answer.pooler, measured.cls.at(-1)!)
-        ? "pooler: 이것은 마지막 층 [CLS] 벡터의 거리입니다. pooler_output(= tanh(W·h_[CLS] + b))끼리 거리를 재세요."
+        ? "pooler: 이것은 마지막 층 [CLS] 벡터의 거리입니다. pooler_output(= tanh(W·h_[CLS] + b))끼리 거리를 측정하세요."
         : "pooler: 두 문장의 pooler_output 사이의 유클리드 거리가 아닙니다.",
     );
   }

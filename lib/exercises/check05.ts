@@ -252,7 +252,7 @@ async function measureThroughput(
 }
 
 async function evaluateBatchChoice(answer: BatchChoice) {
-  const question = "05-3 배치 크기를 재서 고르기";
+  const question = "05-3 배치 크기를 측정해서 고르기";
   const missing = missingFields(answer, ["measurements", "chosenBatchSize"]);
   if (missing.length > 0) return result(question, missing);
   const { measurements, chosenBatchSize } = answer;
@@ -265,7 +265,7 @@ async function evaluateBatchChoice(answer: BatchChoice) {
     )
   ) {
     return result(question, [
-      "measurements는 [{ batchSize, perSecond }, ...] 배열입니다. perSecond는 잰 처리량(문장/초, 0보다 큰 수)입니다.",
+      "measurements는 [{ batchSize, perSecond }, ...] 배열입니다. perSecond는 측정한 처리량(문장/초, 0보다 큰 수)입니다.",
     ]);
   }
   const byBatch = new Map(measurements.map((m) => [m.batchSize, m.perSecond]));
@@ -274,12 +274,12 @@ async function evaluateBatchChoice(answer: BatchChoice) {
     return result(question, [
       `배치 ${
         notMeasured.join(", ")
-      }을(를) 재지 않았습니다. check05.data.q3BatchSizes의 배치 크기를 모두 재세요.`,
+      }을(를) 측정하지 않았습니다. check05.data.q3BatchSizes의 배치 크기를 모두 측정하세요.`,
     ]);
   }
   if (!byBatch.has(chosenBatchSize)) {
     return result(question, [
-      "chosenBatchSize는 잰 배치 크기 중 하나여야 합니다.",
+      "chosenBatchSize는 측정한 배치 크기 중 하나여야 합니다.",
     ]);
   }
   const problems: string[] = [];
@@ -296,7 +296,7 @@ async function evaluateBatchChoice(answer: BatchChoice) {
     const ratio = byBatch.get(batchSize)! / ours.get(batchSize)!;
     if (!(ratio <= k && ratio >= 1 / k)) {
       problems.push(
-        `배치 ${batchSize}의 처리량이 검사가 같은 리뷰로 다시 잰 값과 ${k}배 넘게 다릅니다. check05.data.q3Sample의 리뷰 ${DATA.q3Sample.n}개 전체를 engine "tfjs", batchSize ${batchSize}로 처리한 시간을 쟀는지, 준비(warm-up) 호출은 빼고 쟀는지, 문장 수 ÷ 초로 나눴는지 보세요.`,
+        `배치 ${batchSize}의 처리량이 검사가 같은 리뷰로 다시 측정한 값과 ${k}배 넘게 다릅니다. check05.data.q3Sample의 리뷰 ${DATA.q3Sample.n}개 전체를 engine "tfjs", batchSize ${batchSize}로 처리한 시간을 측정했는지, 준비(warm-up) 호출은 빼고 측정했는지, 문장 수 ÷ 초로 나눴는지 보세요.`,
       );
     }
   }
@@ -306,6 +306,6 @@ async function evaluateBatchChoice(answer: BatchChoice) {
 export const check05 = {
   q1: makeCheck("05-1 로짓에서 fill-mask 후보로", evaluateFillMask),
   q2: makeCheck("05-2 로짓에서 라벨과 점수로", evaluateToLabelScores),
-  q3: makeCheck("05-3 배치 크기를 재서 고르기", evaluateBatchChoice),
+  q3: makeCheck("05-3 배치 크기를 측정해서 고르기", evaluateBatchChoice),
   data: DATA,
 };

@@ -3,14 +3,14 @@
  * are compared with the library's own (alignWordLabels, bestAnswerSpan) on cases built at run
  * time (q2's cases each hide one trap: a question or [SEP] token, an end before the start, a span
  * over the length limit); the NLI pair encoding is compared with the course tokenizer's. bestAnswerSpan is
- * lib/data's one span rule (`rankAnswerSpans`), the rule the question-answering pipeline
- * answers with, so a function that passes q2 picks the pipeline's answer.
+ * lib/tasks/question_answering's one span rule (`rankAnswerSpans`), the rule the
+ * question-answering pipeline answers with, so a function that passes q2 picks the pipeline's answer.
  */
 import {
-  alignWordLabels,
   bestAnswerSpan,
   prepareQaFeatures,
-} from "../data/mod.ts";
+} from "../tasks/question_answering/mod.ts";
+import { alignWordLabels } from "../tasks/token_classification/mod.ts";
 import type { Offset } from "../text/mod.ts";
 import { AutoTokenizer } from "../text/mod.ts";
 import { SeededRandom } from "../runtime/random.ts";

@@ -182,7 +182,7 @@ const near = (got: number, want: number) =>
   Math.abs(got - want) <= 1e-6 + 1e-4 * Math.abs(want);
 
 async function evaluateEfficiency(answer: EfficiencyAnswer) {
-  const question = "07-2 토크나이저 효율 재기";
+  const question = "07-2 토크나이저 효율 측정하기";
   const missing = missingFields(answer, [...TOKENIZER_KEYS, "mostEfficient"]);
   if (missing.length > 0) return result(question, missing);
   const { n } = DATA.q2Sample;
@@ -201,7 +201,7 @@ async function evaluateEfficiency(answer: EfficiencyAnswer) {
     }
     if (!(got.tokensPerChar > 0)) {
       problems.push(
-        `${key}: tokensPerChar가 0 이하입니다. 아직 재지 않았다면 이 토크나이저로 리뷰를 tokenize()해 재세요.`,
+        `${key}: tokensPerChar가 0 이하입니다. 아직 측정하지 않았다면 이 토크나이저로 리뷰를 tokenize()해 측정하세요.`,
       );
       continue;
     }
@@ -235,7 +235,7 @@ async function evaluateEfficiency(answer: EfficiencyAnswer) {
     );
     if (answer[answer.mostEfficient].tokensPerChar !== fewest) {
       problems.push(
-        "mostEfficient가 여러분이 잰 tokensPerChar가 가장 작은 토크나이저가 아닙니다. 어휘가 크거나 유명한 쪽이 아니라 잰 숫자로 고르세요.",
+        "mostEfficient가 여러분이 측정한 tokensPerChar가 가장 작은 토크나이저가 아닙니다. 어휘가 크거나 유명한 쪽이 아니라 측정한 숫자로 고르세요.",
       );
     }
   }
@@ -278,7 +278,7 @@ async function evaluatePlan(answer: FineTuningPlan) {
   if (!(learningRate >= 1e-5 && learningRate <= 5e-5)) {
     problems.push(
       learningRate > 5e-5
-        ? "learningRate가 BERT-base에는 너무 큽니다. 사전학습 가중치가 망가질 수 있습니다."
+        ? "learningRate가 BERT-base에는 너무 큽니다. 사전학습 가중치가 크게 훼손될 수 있습니다."
         : "learningRate가 BERT-base 권장 범위에 있지 않습니다 (너무 작거나 숫자가 아님).",
     );
   }
@@ -322,8 +322,8 @@ async function evaluatePlan(answer: FineTuningPlan) {
       const courseNeeded = lengthAt(await nsmcLengths(course), DATA.q3Coverage);
       problems.push(
         maxLength >= courseNeeded
-          ? `maxLength가 ${DATA.q3Model}의 토큰으로는 리뷰의 ${percent}%를 담지 못합니다. 코스 토크나이저로 쟀나요? 어휘가 다르면 토큰 길이도 다릅니다: 파인튜닝할 모델의 토크나이저로 재세요.`
-          : `maxLength가 짧아 NSMC 리뷰의 ${percent}% 이상을 자르지 않고 담지 못합니다. ${DATA.q3Model} 토크나이저로 q3Sample 리뷰의 길이 분포를 재 보세요 ([CLS]/[SEP] 포함).`,
+          ? `maxLength가 ${DATA.q3Model}의 토큰으로는 리뷰의 ${percent}%를 담지 못합니다. 코스 토크나이저로 측정했나요? 어휘가 다르면 토큰 길이도 다릅니다: 파인튜닝할 모델의 토크나이저로 측정하세요.`
+          : `maxLength가 짧아 NSMC 리뷰의 ${percent}% 이상을 자르지 않고 담지 못합니다. ${DATA.q3Model} 토크나이저로 q3Sample 리뷰의 길이 분포를 측정해 보세요 ([CLS]/[SEP] 포함).`,
       );
     } else if (maxLength > 2 * lengthAt(lengths, 0.99)) {
       problems.push(
@@ -336,7 +336,7 @@ async function evaluatePlan(answer: FineTuningPlan) {
 
 export const check07 = {
   q1: makeCheck("07-1 KLUE 태스크와 헤드", evaluateHeads),
-  q2: makeCheck("07-2 토크나이저 효율 재기", evaluateEfficiency),
+  q2: makeCheck("07-2 토크나이저 효율 측정하기", evaluateEfficiency),
   q3: makeCheck("07-3 하이퍼파라미터 고르기", evaluatePlan),
   data: DATA,
 };

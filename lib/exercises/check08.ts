@@ -240,16 +240,16 @@ async function evaluateCapstone(answer: Capstone) {
   ).macroF1;
   if (typeof macroF1 !== "number" || Math.abs(macroF1 - measured) > 0.01) {
     problems.push(
-      "보고한 macroF1이 evalTexts에서 pipeline으로 다시 잰 값과 다릅니다. 같은 문장과 라벨로 재었나요? (macro = 클래스별 F1의 평균)",
+      "보고한 macroF1이 evalTexts에서 pipeline으로 다시 측정한 값과 다릅니다. 같은 문장과 라벨로 측정했나요? (macro = 클래스별 F1의 평균)",
     );
   }
   if (measured < baseline + DATA.q3MarginOverMajority) {
     problems.push(
-      "모델이 '항상 많은 쪽 클래스'로 찍는 것보다 별로 낫지 않습니다. 학습 데이터, 학습률, 에폭을 확인하세요.",
+      "모델이 '항상 많은 쪽 클래스'로 예측하는 것보다 크게 낫지 않습니다. 학습 데이터, 학습률, 에폭을 확인하세요.",
     );
   } else if (measured < DATA.q3MinMacroF1) {
     problems.push(
-      `다시 잰 macro F1이 ${DATA.q3MinMacroF1}보다 낮습니다. 학습이 충분했는지(에폭, 학습률, 데이터 양) 확인하세요.`,
+      `다시 측정한 macro F1이 ${DATA.q3MinMacroF1}보다 낮습니다. 학습이 충분했는지(에폭, 학습률, 데이터 양) 확인하세요.`,
     );
   }
   return result(question, problems);

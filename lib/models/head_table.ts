@@ -8,8 +8,8 @@
  *
  * Adding a head = its class (heads.ts) + a row here + its graph builder
  * (`HEAD_GRAPHS` in onnx/bert_graph.ts, keyed by the row's architecture; the
- * type checker asks for it). A new pipeline task also needs its runner in
- * lib/tasks (a tasks file, a `TaskSignatures` entry, a `TASK_RUNNERS` entry).
+ * type checker asks for it). A new pipeline task also needs its folder in
+ * lib/tasks (`pipeline.ts` exporting `TASKS`, spread into `TASK_RUNNERS`).
  */
 import { BertModel } from "./bert.ts";
 import {

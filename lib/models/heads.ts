@@ -122,11 +122,42 @@ class MlmHead {
 
   apply(sequence: tf.Tensor3D, wordEmbeddings: tf.Variable): tf.Tensor3D {
     const [b, s, h] = sequence.shape;
-    const transformed = this.norm.apply(
-      this.act(this.dense.apply(tf.reshape(sequence, [b * s, h]))),
+    const logits = this.rowLogits(
+      tf.reshape(sequence, [b * s, h]),
+      wordEmbeddings,
     );
-    const logits = tf.add(matMul(transformed, wordEmbeddings, true), this.bias);
     return tf.reshape(logits, [b, s, -1]) as tf.Tensor3D;
+  }
+
+  /**
+   * Logits `[positions, vocab]` at some positions only (`positions` index the flattened
+   * `[batch * seq]` axis), as the original BERT code's `masked_lm_positions`. Pretraining needs
+   * the ~15% masked positions only: the same loss and gradients as `apply` followed by a
+   * cross-entropy over all positions, with about a sixth of the work of the largest matrix
+   * product (the vocabulary projection). Row for row the same numbers as `apply`.
+   */
+  applyAt(
+    sequence: tf.Tensor3D,
+    positions: tf.Tensor1D,
+    wordEmbeddings: tf.Variable,
+  ): tf.Tensor2D {
+    const [b, s, h] = sequence.shape;
+    return this.rowLogits(
+      tf.gather(tf.reshape(sequence, [b * s, h]), positions),
+      wordEmbeddings,
+    );
+  }
+
+  /** Transform (dense, activation, LayerNorm), then the tied vocabulary projection plus bias. */
+  private rowLogits(
+    rows: tf.Tensor2D,
+    wordEmbeddings: tf.Variable,
+  ): tf.Tensor2D {
+    const transformed = this.norm.apply(this.act(this.dense.apply(rows)));
+    return tf.add(
+      matMul(transformed, wordEmbeddings, true),
+      this.bias,
+    ) as tf.Tensor2D;
   }
 }
 

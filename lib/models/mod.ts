@@ -9,6 +9,7 @@ export {
   type BertInputs,
   BertModel,
   type BertModelOutput,
+  DropoutSeeds,
   type ForwardOptions,
 } from "./bert.ts";
 export {

@@ -111,3 +111,15 @@ export function encodeText(ctx: TaskContext, input: TextPair): Encoding {
     token_type_ids: encoding.token_type_ids,
   };
 }
+
+/** A `topK` option: a positive integer. */
+export function validTopK(topK: number): number {
+  if (!Number.isInteger(topK) || topK < 1) {
+    throw new CourseError(
+      "TASK_BAD_OPTION",
+      `topK must be a positive integer, got ${topK}`,
+      'topK에는 1 이상의 정수(또는 "all")를 넣으세요.',
+    );
+  }
+  return topK;
+}

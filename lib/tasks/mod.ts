@@ -1,4 +1,8 @@
-/** lib/tasks: Hugging Face-style pipelines on our models (tfjs or ONNX). */
+/**
+ * lib/tasks: one folder per downstream task (its training-side preparation, its decoding and
+ * metrics, its pipeline), and the shared pipeline machinery at this level: `pipeline()`
+ * (pipeline.ts), the engines (tfjs or ONNX), inputs, batching, windows.
+ */
 export {
   DEFAULT_ENGINE,
   type LoadedModel,
@@ -10,23 +14,8 @@ export {
 } from "./pipeline.ts";
 export type { EngineName } from "./engine.ts";
 export type { TextInput, TextPair } from "./inputs.ts";
-export type {
-  LabelScore,
-  TextClassificationOptions,
-} from "./text_classification.ts";
-export type {
-  FillMaskCandidate,
-  FillMaskOptions,
-  FillMaskResult,
-} from "./fill_mask.ts";
-export type { NextSentenceResult, SimilarityResult } from "./sentence_pairs.ts";
-export type {
-  EntityGroup,
-  TokenClassificationOptions,
-  TokenPrediction,
-} from "./token_classification.ts";
-export type {
-  Answer,
-  QuestionAnsweringInput,
-  QuestionAnsweringOptions,
-} from "./question_answering.ts";
+export * from "./text_classification/mod.ts";
+export * from "./fill_mask/mod.ts";
+export * from "./sentence_pairs/mod.ts";
+export * from "./token_classification/mod.ts";
+export * from "./question_answering/mod.ts";

@@ -34,35 +34,11 @@ import type { TaskContext, TaskModelConfig } from "./context.ts";
 import type { EngineName, InferenceEngine } from "./engine.ts";
 import { createOnnxEngine } from "./engine_onnx.ts";
 import { createTfjsEngine, type ForwardModel } from "./engine_tfjs.ts";
-import {
-  fillMask,
-  type FillMaskOptions,
-  type FillMaskResult,
-} from "./fill_mask.ts";
-import type { TextInput } from "./inputs.ts";
-import {
-  type Answer,
-  questionAnswering,
-  type QuestionAnsweringInput,
-  type QuestionAnsweringOptions,
-} from "./question_answering.ts";
-import {
-  nextSentence,
-  type NextSentenceResult,
-  sentenceSimilarity,
-  type SimilarityResult,
-} from "./sentence_pairs.ts";
-import {
-  type LabelScore,
-  textClassification,
-  type TextClassificationOptions,
-} from "./text_classification.ts";
-import {
-  type EntityGroup,
-  tokenClassification,
-  type TokenClassificationOptions,
-  type TokenPrediction,
-} from "./token_classification.ts";
+import { TASKS as FILL_MASK } from "./fill_mask/pipeline.ts";
+import { TASKS as QUESTION_ANSWERING } from "./question_answering/pipeline.ts";
+import { TASKS as SENTENCE_PAIRS } from "./sentence_pairs/pipeline.ts";
+import { TASKS as TEXT_CLASSIFICATION } from "./text_classification/pipeline.ts";
+import { TASKS as TOKEN_CLASSIFICATION } from "./token_classification/pipeline.ts";
 
 /**
  * The engine used when a pipeline does not name one. onnxruntime is several
@@ -71,41 +47,34 @@ import {
 export const DEFAULT_ENGINE: EngineName = "onnx";
 
 /**
- * Inputs, options and results of each task of the head table
- * (lib/models/head_table.ts), for typed pipelines.
+ * The implementation of each task of the head table (lib/models/head_table.ts),
+ * gathered from the task folders: each folder's pipeline.ts exports its
+ * `TASKS` (task name -> runner). A head-table task without a runner is a type
+ * error here.
  */
-interface CanonicalSignatures {
-  "text-classification": [
-    TextInput | TextInput[],
-    TextClassificationOptions,
-    LabelScore[] | LabelScore[][],
-  ];
-  "fill-mask": [
-    string | string[],
-    FillMaskOptions,
-    FillMaskResult | FillMaskResult[],
-  ];
-  "next-sentence": [
-    TextInput | TextInput[],
-    Record<never, never>,
-    NextSentenceResult | NextSentenceResult[],
-  ];
-  "token-classification": [
-    string | string[],
-    TokenClassificationOptions,
-    TokenPrediction[] | EntityGroup[] | TokenPrediction[][] | EntityGroup[][],
-  ];
-  "question-answering": [
-    QuestionAnsweringInput | QuestionAnsweringInput[],
-    QuestionAnsweringOptions,
-    Answer | Answer[] | Answer[][],
-  ];
-  "sentence-similarity": [
-    TextInput | TextInput[],
-    Record<never, never>,
-    SimilarityResult | SimilarityResult[],
-  ];
-}
+const TASK_RUNNERS = {
+  ...TEXT_CLASSIFICATION,
+  ...FILL_MASK,
+  ...SENTENCE_PAIRS,
+  ...TOKEN_CLASSIFICATION,
+  ...QUESTION_ANSWERING,
+} as const satisfies { readonly [T in HeadTask]: unknown };
+
+/** Inputs, options and result of a runner `(ctx, inputs, options = {}) => Promise<result>`. */
+type SignatureOf<R> = R extends (
+  ctx: TaskContext,
+  inputs: infer I,
+  options?: infer O,
+) => Promise<infer Out> ? [I, Exclude<O, undefined>, Out]
+  : never;
+
+/**
+ * Inputs, options and results of each task of the head table, for typed
+ * pipelines: read off the task's runner.
+ */
+type CanonicalSignatures = {
+  [T in HeadTask]: SignatureOf<(typeof TASK_RUNNERS)[T]>;
+};
 
 /** Each task of the head table and each alias (an alias has its task's signature). */
 export type TaskSignatures =
@@ -139,22 +108,6 @@ export type Pipeline<T extends TaskName> =
     readonly config: TaskModelConfig;
     dispose(): Promise<void>;
   };
-
-type TaskRunner<T extends HeadTask = HeadTask> = (
-  ctx: TaskContext,
-  inputs: CanonicalSignatures[T][0],
-  options: CanonicalSignatures[T][1],
-) => Promise<CanonicalSignatures[T][2]>;
-
-/** The implementation of each task the head table names. */
-const TASK_RUNNERS: { readonly [T in HeadTask]: TaskRunner<T> } = {
-  "text-classification": textClassification,
-  "sentence-similarity": sentenceSimilarity,
-  "token-classification": tokenClassification,
-  "fill-mask": fillMask,
-  "question-answering": questionAnswering,
-  "next-sentence": nextSentence,
-};
 
 interface TaskSpec {
   canonical: HeadTask;

@@ -369,7 +369,7 @@ function checkLabels(rows: SparseRow[], labels: number[], who: string): void {
     throw new CourseError(
       "baseline/data",
       `${who}: ${rows.length} rows and ${labels.length} labels`,
-      "학습 텍스트와 레이블의 개수가 같고 0보다 커야 합니다.",
+      "학습 텍스트와 라벨의 개수가 같고 0보다 커야 합니다.",
     );
   }
   const bad = labels.findIndex((l) => !Number.isInteger(l) || l < 0);
@@ -379,7 +379,7 @@ function checkLabels(rows: SparseRow[], labels: number[], who: string): void {
       `${who}: label ${
         JSON.stringify(labels[bad])
       } at index ${bad} is not a class id`,
-      "레이블은 0, 1, 2 … 같은 정수 클래스 번호여야 합니다 (문자열이면 숫자로 바꾸세요).",
+      "라벨은 0, 1, 2 … 같은 정수 클래스 번호여야 합니다 (문자열이면 숫자로 바꾸세요).",
     );
   }
 }

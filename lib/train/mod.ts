@@ -6,10 +6,13 @@ export {
 } from "./arguments.ts";
 export { batchOrder, collateExamples } from "./batching.ts";
 export {
+  type CheckpointParts,
   latestCheckpoint,
   listCheckpoints,
   readCheckpoint,
   restoreModelWeights,
+  rotateCheckpoints,
+  saveCheckpoint,
 } from "./checkpoint.ts";
 export { clipByGlobalNorm, globalNorm } from "./clipping.ts";
 export { computeFeatures, type FeatureCache } from "./features.ts";

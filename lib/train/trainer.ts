@@ -1056,7 +1056,7 @@ export class Trainer {
         ? `Loss became NaN or Infinity ${when}`
         : nonFiniteWeightsMessage(step, badWeights),
       "학습률(learningRate)을 낮추고(예: 2e-5), maxGradNorm: 1.0으로 그래디언트를 자르고, " +
-        "레이블 값이 0..num_labels-1 범위인지 확인하세요. " + notes.join(" "),
+        "라벨 값이 0..num_labels-1 범위인지 확인하세요. " + notes.join(" "),
     );
   }
 
@@ -1160,7 +1160,7 @@ function noLossError(): CourseError {
   return new CourseError(
     "train/no-loss",
     "The model returned no loss",
-    "학습 데이터의 각 예제에 label이 있는지 확인하세요. 레이블이 있어야 손실을 계산할 수 있습니다.",
+    "학습 데이터의 각 예제에 label이 있는지 확인하세요. 라벨이 있어야 손실을 계산할 수 있습니다.",
   );
 }
 
@@ -1172,7 +1172,7 @@ function logitsOf(out: ModelOutputs): tf.Tensor {
   throw new CourseError(
     "train/no-logits",
     "The model returned no logits",
-    "predict/evaluate는 분류·토큰분류·QA 헤드가 있는 모델에서 쓰세요.",
+    "predict/evaluate는 분류·토큰 분류·추출형 질의응답 헤드가 있는 모델에서 쓰세요.",
   );
 }
 
@@ -1239,10 +1239,10 @@ export function checkLabels(
         throw new CourseError(
           "train/label-out-of-range",
           `Example ${i} has label ${v}, but the model has num_labels = ${numLabels}`,
-          `레이블은 0부터 ${
+          `라벨은 0부터 ${
             numLabels - 1
           }까지의 정수여야 합니다. 모델을 num_labels에 맞게 만들었는지, ` +
-            "레이블을 숫자로 바꿨는지(예: 긍정=1, 부정=0) 확인하세요.",
+            "라벨을 숫자로 바꿨는지(예: 긍정=1, 부정=0) 확인하세요.",
         );
       }
     }
@@ -1258,9 +1258,9 @@ function labelTypeError(index: number, value: unknown): CourseError {
     "train/label-type",
     `Example ${index} has label ${shown}, a ${type}, not a number`,
     (typeof value === "string"
-      ? `레이블이 숫자가 아니라 문자열(${shown})입니다. `
-      : `레이블이 숫자가 아니라 ${type} 값입니다. `) +
-      "레이블을 숫자로 바꾸세요: 숫자 문자열이면 Number(label), 이름이면 label2id[label] " +
+      ? `라벨이 숫자가 아니라 문자열(${shown})입니다. `
+      : `라벨이 숫자가 아니라 ${type} 값입니다. `) +
+      "라벨을 숫자로 바꾸세요: 숫자 문자열이면 Number(label), 이름이면 label2id[label] " +
       "(예: { 부정: 0, 긍정: 1 }). CSV/TSV의 label 열이 문자열로 읽혔을 수 있습니다.",
   );
 }

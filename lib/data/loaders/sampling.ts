@@ -97,7 +97,7 @@ function groupIndices(
     throw new CourseError(
       "DATA_MISSING_COLUMN",
       `column "${columnName}" not found (columns: ${df.columns.join(", ")})`,
-      `레이블 열 이름을 확인하세요. 있는 열: ${df.columns.join(", ")}`,
+      `라벨 열 이름을 확인하세요. 있는 열: ${df.columns.join(", ")}`,
     );
   }
   const groups = new Map<unknown, number[]>();

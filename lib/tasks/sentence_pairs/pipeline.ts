@@ -2,8 +2,8 @@
  * Tasks on sentence pairs: next-sentence (the NSP head: does B follow A?)
  * and sentence-similarity (an STS regression head: one score per pair).
  */
-import { CourseError } from "../runtime/errors.ts";
-import { inferRows, requireOutput, type TaskContext } from "./context.ts";
+import { CourseError } from "../../runtime/errors.ts";
+import { inferRows, requireOutput, type TaskContext } from "../context.ts";
 import {
   asList,
   encodeText,
@@ -12,8 +12,8 @@ import {
   type TextInput,
   type TextPair,
   toTextPair,
-} from "./inputs.ts";
-import { softmax } from "./math.ts";
+} from "../inputs.ts";
+import { softmax } from "../math.ts";
 
 export interface NextSentenceResult {
   label: "IsNext" | "NotNext";
@@ -52,6 +52,7 @@ function pairsOf(inputs: TextInput | TextInput[]): {
 export async function nextSentence(
   ctx: TaskContext,
   inputs: TextInput | TextInput[],
+  _options: Record<never, never> = {},
 ): Promise<NextSentenceResult | NextSentenceResult[]> {
   const { pairs, single } = pairsOf(inputs);
   const rows = await inferRows(ctx, pairs.map((p) => encodeText(ctx, p)));
@@ -67,6 +68,7 @@ export async function nextSentence(
 export async function sentenceSimilarity(
   ctx: TaskContext,
   inputs: TextInput | TextInput[],
+  _options: Record<never, never> = {},
 ): Promise<SimilarityResult | SimilarityResult[]> {
   const { pairs, single } = pairsOf(inputs);
   const rows = await inferRows(ctx, pairs.map((p) => encodeText(ctx, p)));
@@ -83,3 +85,9 @@ export async function sentenceSimilarity(
   });
   return single ? results[0] : results;
 }
+
+/** This folder's tasks for `pipeline()` (lib/tasks/pipeline.ts gathers every folder's `TASKS`). */
+export const TASKS = {
+  "next-sentence": nextSentence,
+  "sentence-similarity": sentenceSimilarity,
+} as const;

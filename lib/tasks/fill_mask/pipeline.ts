@@ -3,16 +3,15 @@
  * head. `sequence` is the input with the mask replaced (a "##" piece is glued
  * to the word before it), so Korean spacing stays as typed.
  */
-import { CourseError } from "../runtime/errors.ts";
+import { CourseError } from "../../runtime/errors.ts";
 import {
   assertNonEmptyText,
   inferRows,
   requireOutput,
   type TaskContext,
-} from "./context.ts";
-import { asList, encodeText, inputName } from "./inputs.ts";
-import { softmax, topKIndices } from "./math.ts";
-import { validTopK } from "./text_classification.ts";
+} from "../context.ts";
+import { asList, encodeText, inputName, validTopK } from "../inputs.ts";
+import { softmax, topKIndices } from "../math.ts";
 
 export interface FillMaskOptions {
   /** Candidates per mask (default 5). */
@@ -93,3 +92,6 @@ function replaceNthMask(
   }
   return before + token + after;
 }
+
+/** This folder's tasks for `pipeline()` (lib/tasks/pipeline.ts gathers every folder's `TASKS`). */
+export const TASKS = { "fill-mask": fillMask } as const;

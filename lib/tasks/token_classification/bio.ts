@@ -1,9 +1,10 @@
 /**
  * BIO (and BIOES) span decoding, the one rule of the course: seqeval's default (non-strict)
- * `get_entities`. lib/data's `entitiesFromTokenLabels` (NER spans in a text), the
- * token-classification pipeline's `groupEntities` and lib/train's `entityScores` all chunk tags
- * with `getEntities`.
+ * `get_entities`. `entitiesFromTokenLabels` here (NER spans in a text), the
+ * token-classification pipeline's `groupEntities` (pipeline.ts) and `entityScores`
+ * (metrics.ts) all chunk tags with `getEntities`.
  */
+import type { Offset } from "../../text/bert_tokenizer.ts";
 
 export interface Entity {
   type: string;
@@ -64,4 +65,34 @@ export function getEntities(tags: string[]): Entity[] {
     prevType = type;
   });
   return entities;
+}
+
+export interface EntitySpan {
+  entity: string;
+  start: number;
+  end: number;
+  word: string;
+}
+
+/**
+ * The inverse, for inference: token label ids -> entity spans in the text. The tags of the
+ * tokens that cover text (special tokens, with empty offsets, are skipped) are chunked by
+ * `getEntities` (seqeval's rule): I-X right after an X entity extends it; B-X, or I-X after
+ * anything else, starts a new one; O (and an unknown id, such as -100) ends it.
+ */
+export function entitiesFromTokenLabels(
+  text: string,
+  offsets: Offset[],
+  labelIds: number[],
+  id2label: Record<number, string>,
+): EntitySpan[] {
+  const tokens = labelIds.flatMap((_, i) =>
+    offsets[i][0] === offsets[i][1] ? [] : [i]
+  );
+  const tags = tokens.map((i) => id2label[labelIds[i]] ?? "O");
+  return getEntities(tags).map(({ type, start: first, end: last }) => {
+    const start = offsets[tokens[first]][0];
+    const end = offsets[tokens[last]][1];
+    return { entity: type, start, end, word: text.slice(start, end) };
+  });
 }

@@ -3,13 +3,12 @@
  * names from `config.id2label`, probabilities by softmax (sigmoid for
  * multi-label and single-output models, as Hugging Face does).
  */
-import { CourseError } from "../runtime/errors.ts";
 import {
   inferRows,
   labelName,
   requireOutput,
   type TaskContext,
-} from "./context.ts";
+} from "../context.ts";
 import {
   asList,
   encodeText,
@@ -17,8 +16,9 @@ import {
   isTextInput,
   type TextInput,
   toTextPair,
-} from "./inputs.ts";
-import { sigmoid, softmax, topKIndices } from "./math.ts";
+  validTopK,
+} from "../inputs.ts";
+import { sigmoid, softmax, topKIndices } from "../math.ts";
 
 export interface TextClassificationOptions {
   /** How many labels per input (default 1); "all" = every label. */
@@ -88,13 +88,5 @@ export function applyFunction(
   return Array.from(logits);
 }
 
-export function validTopK(topK: number): number {
-  if (!Number.isInteger(topK) || topK < 1) {
-    throw new CourseError(
-      "TASK_BAD_OPTION",
-      `topK must be a positive integer, got ${topK}`,
-      'topK에는 1 이상의 정수(또는 "all")를 넣으세요.',
-    );
-  }
-  return topK;
-}
+/** This folder's tasks for `pipeline()` (lib/tasks/pipeline.ts gathers every folder's `TASKS`). */
+export const TASKS = { "text-classification": textClassification } as const;

@@ -8,18 +8,18 @@
  * both sides (the "max context" rule of BERT's SQuAD code), so every piece is
  * labelled once and none is cut off.
  */
-import { CourseError } from "../runtime/errors.ts";
+import { CourseError } from "../../runtime/errors.ts";
 import {
   assertNonEmptyText,
   inferRows,
   labelName,
   requireOutput,
   type TaskContext,
-} from "./context.ts";
-import { asList, inputName } from "./inputs.ts";
-import { argmax, softmax } from "./math.ts";
-import { getEntities } from "../data/bio.ts";
-import { checkStride, splitIntoWindows } from "../data/windows.ts";
+} from "../context.ts";
+import { asList, inputName } from "../inputs.ts";
+import { argmax, softmax } from "../math.ts";
+import { checkStride, splitIntoWindows } from "../windows.ts";
+import { getEntities } from "./bio.ts";
 
 export interface TokenClassificationOptions {
   /** "simple" (default): group B-/I- pieces into entities; "none": every piece. */
@@ -184,7 +184,7 @@ function splitTag(entity: string): [string, string] {
 
 /**
  * Hugging Face's `group_entities`: a new group at each B- or type change. The
- * chunking is lib/data's `getEntities` (seqeval), the course's one BIO rule;
+ * chunking is bio.ts's `getEntities` (seqeval), the course's one BIO rule;
  * as in HF, a label without a B-/I- prefix (O too) is read as I- of its own
  * type, so every piece lands in a group.
  */
@@ -209,3 +209,6 @@ export function groupEntities(
     };
   });
 }
+
+/** This folder's tasks for `pipeline()` (lib/tasks/pipeline.ts gathers every folder's `TASKS`). */
+export const TASKS = { "token-classification": tokenClassification } as const;

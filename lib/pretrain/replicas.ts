@@ -1,18 +1,19 @@
 /**
- * Synchronous data parallelism for tools/pretrain.ts (`--workers N`). tfjs's wasm backend runs on
- * one CPU thread under Deno, so one process trains on one core; N Workers train on N.
+ * Synchronous data parallelism for pretraining (`tools/pretrain.ts --workers N`). tfjs's wasm
+ * backend runs on one CPU thread under Deno, so one process trains on one core; N Workers train on N.
  *
- * Every Worker (tools/pretrain_worker.ts) holds an identical replica: the same model (same seed, or
- * the same checkpoint / `--init-from` weights) and the same AdamW state. For each step this thread
- * (which keeps the data pipeline, the schedule, logging and checkpoint timing) cuts the masked batch
- * into N contiguous shards, one per Worker. A Worker computes its shard's loss and gradients and
- * copies them, flattened in one fixed parameter order, straight from the backend's memory into its
- * own SharedArrayBuffer slot (the one read-back a step needs; no message carries them, and no
- * buffer is allocated per step); this thread adds the slots up, in rank order, into a shared sum
- * every Worker reads, and every Worker clips and applies that sum with the same learning rate.
- * Same inputs, same single-threaded kernels: the replicas stay bit-identical, and any one of them
- * can write the checkpoint (worker 0 does, in the usual format, so a run can resume with another
- * `--workers`). The protocol's messages are small: examples, learning rates, stats, timings.
+ * Every Worker (lib/pretrain/worker.ts, served by lib/pretrain/serve.ts) holds an identical
+ * replica: the same model (same seed, or the same checkpoint / `--init-from` weights) and the same
+ * AdamW state. For each step this thread (which keeps the data pipeline, the schedule, logging and
+ * checkpoint timing) cuts the masked batch into N contiguous shards, one per Worker. A Worker
+ * computes its shard's loss and gradients and copies them, flattened in one fixed parameter order,
+ * straight from the backend's memory into its own SharedArrayBuffer slot (the one read-back a step
+ * needs; no message carries them, and no buffer is allocated per step); this thread adds the slots
+ * up, in rank order, into a shared sum every Worker reads, and every Worker clips and applies that
+ * sum with the same learning rate. Same inputs, same single-threaded kernels: the replicas stay
+ * bit-identical, and any one of them can write the checkpoint (worker 0 does, in the usual format,
+ * so a run can resume with another `--workers`). The protocol's messages (lib/pretrain/protocol.ts)
+ * are small: examples, learning rates, stats, timings.
  *
  * Exactness: the batch loss is mean MLM loss over the batch's masked tokens + mean NSP loss over
  * its pairs. A shard's loss is scaled by its share of each: (m_r / M) * mlm_r + (n_r / N) * nsp_r.
@@ -23,81 +24,24 @@
  * Dropout masks are drawn per shard (worker 0 with the seed `--workers 1` uses, the others with
  * their own), so a 2-worker run is deterministic but not the same run as a 1-worker one.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { collate, disposeBatch, type Example } from "../lib/data/mod.ts";
-import { initBackend } from "../lib/runtime/backend.ts";
-import { CourseError } from "../lib/runtime/errors.ts";
+import type { Example } from "../data/mod.ts";
+import { CourseError } from "../runtime/mod.ts";
+import { chunksOf } from "./data.ts";
 import {
   addStats,
-  type BatchStats,
-  type CheckpointState,
-  chunksOf,
-  dropoutSeed,
   EMPTY_STATS,
   type LossWeights,
-  type PretrainOptions,
-  Replica,
-  type Replicas,
-  type ReplicaSource,
-  statsFrom,
-  type Vocabulary,
-} from "./pretrain.ts";
-
-/** What this thread asks a Worker; the Worker answers each with a `Reply` of the same id. */
-export type Request =
-  | {
-    type: "init";
-    rank: number;
-    options: PretrainOptions;
-    vocabulary: Vocabulary;
-    source: ReplicaSource;
-  }
-  | { type: "attach"; slot: SharedArrayBuffer; sum: SharedArrayBuffer }
-  | {
-    type: "gradients";
-    examples: Example[];
-    dropoutSeed: number;
-    training: boolean;
-    weights: LossWeights;
-  }
-  | { type: "apply"; learningRate: number; skip: number[] }
-  | { type: "evaluate"; chunks: Example[][] }
-  | { type: "save"; step: number; parts: CheckpointState }
-  | { type: "export"; dir: string }
-  | { type: "hash" }
-  | { type: "close" };
-
-export type RemoteError = {
-  name: string;
-  message: string;
-  code?: string;
-  hint?: string;
-  stack?: string;
-};
-
-export type Reply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: RemoteError };
-
-export type InitReply = {
-  backend: string;
-  parameters: number;
-  /** Parameter names and sizes in gradient order (every replica must agree). */
-  layout: { name: string; size: number }[];
-};
-
-/** The shard's weighted gradients are in the Worker's slot, flattened in layout order (zeros for `missing`). */
-export type GradientsReply = {
-  /** Layout indexes of parameters that got no gradient. */
-  missing: number[];
-  stats: BatchStats;
-  tensors: number;
-  computeMs: number;
-  readbackMs: number;
-};
-
-/** pretrainingLoss's stats: [mlmLossSum, mlmCorrect, mlmCount, nspLoss, nspCorrect]. */
-const STATS_LENGTH = 5;
+  type PretrainingStats,
+  STATS_LENGTH,
+} from "./loss.ts";
+import { dropoutSeed, type PretrainOptions } from "./options.ts";
+import type { GradientsReply, InitReply, Reply, Request } from "./protocol.ts";
+import type {
+  CheckpointState,
+  PretrainingReplicas,
+  ReplicaSource,
+  Vocabulary,
+} from "./replica.ts";
 
 const WORKER_HINT =
   "--workers 1로 같은 명령을 실행하면 오류가 이 프로세스에서 바로 보입니다.";
@@ -141,7 +85,7 @@ type Pending = {
 };
 
 /** N Workers, each with an identical replica; see the top of this file. */
-export class WorkerReplicas implements Replicas {
+export class WorkerReplicas implements PretrainingReplicas {
   backend = "";
   parameters = 0;
   private readonly pending = new Map<number, Pending>();
@@ -207,7 +151,7 @@ export class WorkerReplicas implements Replicas {
     const workers = Array.from(
       { length: options.workers },
       (_, rank) =>
-        new Worker(new URL("./pretrain_worker.ts", import.meta.url), {
+        new Worker(new URL("./worker.ts", import.meta.url), {
           type: "module",
           name: `pretrain-worker-${rank}`,
         }),
@@ -272,7 +216,9 @@ export class WorkerReplicas implements Replicas {
     chunk: Example[],
     step: number,
     training: boolean,
-  ): Promise<{ gradient: Float32Array<ArrayBufferLike>; stats: BatchStats }> {
+  ): Promise<
+    { gradient: Float32Array<ArrayBufferLike>; stats: PretrainingStats }
+  > {
     const shards = shardsOf(chunk, this.size);
     const weights = shardWeights(shards);
     // Posted before the previous apply is confirmed: each Worker handles its messages in order.
@@ -333,7 +279,7 @@ export class WorkerReplicas implements Replicas {
     chunk: Example[],
     step: number,
     learningRate: number,
-  ): Promise<BatchStats> {
+  ): Promise<PretrainingStats> {
     const { stats } = await this.gradients(
       chunk,
       step,
@@ -344,11 +290,11 @@ export class WorkerReplicas implements Replicas {
   }
 
   /** Batches dealt round-robin (the held-out pairs are length-sorted, so the work is even); stats summed. */
-  async evaluate(examples: Example[]): Promise<BatchStats> {
+  async evaluate(examples: Example[]): Promise<PretrainingStats> {
     const chunks = chunksOf(examples, this.options.batchSize);
     const parts = await Promise.all(
       this.workers.map((_, rank) =>
-        this.request<BatchStats>(rank, {
+        this.request<PretrainingStats>(rank, {
           type: "evaluate",
           chunks: chunks.filter((_, i) => i % this.size === rank),
         })
@@ -470,221 +416,4 @@ export class WorkerReplicas implements Replicas {
       pending.reject(this.failure);
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Worker side (tools/pretrain_worker.ts starts it).
-
-/** The part of a Worker's global scope the replica server uses. */
-export type WorkerScope = {
-  postMessage(message: Reply): void;
-  onmessage: ((event: MessageEvent<Request & { id: number }>) => void) | null;
-  close(): void;
-};
-
-/**
- * Serves one replica in a Worker: answers every request, in arrival order, with a reply of the
- * same id, and reports its own errors in the reply (with their code and hint) instead of throwing
- * them into the void. `early` are messages that arrived before this module was loaded.
- */
-export function serveReplica(
-  scope: WorkerScope,
-  early: MessageEvent<Request & { id: number }>[] = [],
-): void {
-  type Part = { name: string; shape: number[]; size: number; offset: number };
-
-  let replica: Replica | undefined;
-  let options: PretrainOptions;
-  let padTokenId = 0;
-  let layout: Part[] = [];
-  let slot: Float32Array<ArrayBufferLike> = new Float32Array(0);
-  let sum: Float32Array<ArrayBufferLike> = new Float32Array(0);
-
-  /** One request at a time, even when a handler awaits: the order of messages is the order of work. */
-  let queue = Promise.resolve();
-
-  async function answer(request: Request & { id: number }): Promise<void> {
-    try {
-      const value = await handle(request);
-      scope.postMessage({ id: request.id, ok: true, value });
-    } catch (error) {
-      scope.postMessage({ id: request.id, ok: false, error: describe(error) });
-    }
-    if (request.type === "close") {
-      replica?.dispose();
-      replica = undefined;
-      scope.close();
-    }
-  }
-
-  function ready(): Replica {
-    if (!replica) {
-      throw new CourseError(
-        "PRETRAIN_WORKER",
-        "the worker got a request before init",
-        "tools/pretrain_parallel.ts의 WorkerReplicas.start()로 워커를 시작하세요.",
-      );
-    }
-    return replica;
-  }
-
-  /** The reply's value (undefined for requests that only need to be confirmed). */
-  async function handle(request: Request): Promise<unknown> {
-    switch (request.type) {
-      case "init": {
-        options = request.options;
-        padTokenId = request.vocabulary.padTokenId;
-        const backend = await initBackend(options.backend);
-        replica = await Replica.create(
-          request.vocabulary,
-          options,
-          request.source,
-        );
-        let offset = 0;
-        layout = replica.names.map((name) => {
-          const { shape, size } = replica!.params.get(name)!;
-          const part = { name, shape, size, offset };
-          offset += size;
-          return part;
-        });
-        const value: InitReply = {
-          backend: backend.name,
-          parameters: replica.model.countParameters().total,
-          layout: layout.map(({ name, size }) => ({ name, size })),
-        };
-        return value;
-      }
-      case "attach":
-        slot = new Float32Array(request.slot);
-        sum = new Float32Array(request.sum);
-        return undefined;
-      case "gradients":
-        return gradients(request);
-      case "apply": {
-        const started = performance.now();
-        const skip = new Set(request.skip);
-        const grads = new Map<string, tf.Tensor>();
-        layout.forEach((part, index) => {
-          if (skip.has(index)) return;
-          // Copied into the backend's memory here: the sum is rewritten next step.
-          grads.set(
-            part.name,
-            tf.tensor(
-              sum.subarray(part.offset, part.offset + part.size),
-              part.shape,
-              "float32",
-            ),
-          );
-        });
-        ready().apply(grads, options.maxGradNorm, request.learningRate);
-        return { applyMs: performance.now() - started };
-      }
-      case "evaluate":
-        return ready().evaluationStats(request.chunks, padTokenId);
-      case "save":
-        await ready().save(
-          options.outputDir,
-          request.step,
-          request.parts,
-          options.saveTotalLimit,
-        );
-        return undefined;
-      case "export":
-        await ready().exportTo(request.dir, options.exportDtype);
-        return undefined;
-      case "hash":
-        return await ready().parameterHash();
-      case "close":
-        return undefined;
-    }
-  }
-
-  /**
-   * The shard's weighted gradients, flattened in layout order with its 5 stats appended, copied
-   * into this Worker's slot: the step's one read-back.
-   */
-  async function gradients(
-    request: Extract<Request, { type: "gradients" }>,
-  ): Promise<GradientsReply> {
-    const started = performance.now();
-    const batch = collate(request.examples, { padTokenId });
-    try {
-      const { grads, stats } = ready().gradients(batch, {
-        training: request.training,
-        dropoutSeed: request.dropoutSeed,
-        weights: request.weights,
-      });
-      // The wasm backend computes synchronously: the time so far is the forward and backward pass.
-      const computed = performance.now();
-      const missing: number[] = [];
-      const flat = tf.tidy(() =>
-        tf.concat([
-          ...layout.map((part, index) => {
-            const grad = grads.get(part.name);
-            if (grad) return tf.reshape(grad, [-1]);
-            missing.push(index);
-            return tf.zeros([part.size]);
-          }),
-          stats,
-        ])
-      );
-      tf.dispose([...grads.values(), stats]);
-      try {
-        await copyInto(slot, flat);
-      } finally {
-        flat.dispose();
-      }
-      return {
-        missing,
-        stats: statsFrom(slot.subarray(sum.length), request.examples.length),
-        tensors: tf.memory().numTensors,
-        computeMs: computed - started,
-        readbackMs: performance.now() - computed,
-      };
-    } finally {
-      disposeBatch(batch);
-    }
-  }
-
-  /**
-   * Copies a float32 tensor into `target`. With the wasm backend straight from its memory (one
-   * copy, nothing allocated: a fresh 25 MB buffer per step keeps the garbage collector busy).
-   */
-  async function copyInto(
-    target: Float32Array<ArrayBufferLike>,
-    tensor: tf.Tensor,
-  ): Promise<void> {
-    const backend = tf.backend() as {
-      typedArrayFromHeap?: (tensor: tf.Tensor) => Float32Array;
-    };
-    if (
-      tf.getBackend() === "wasm" &&
-      typeof backend.typedArrayFromHeap === "function"
-    ) {
-      target.set(backend.typedArrayFromHeap(tensor));
-    } else {
-      target.set((await tensor.data()) as Float32Array);
-    }
-  }
-
-  function describe(error: unknown): RemoteError {
-    if (error instanceof CourseError) {
-      return {
-        name: error.name,
-        message: error.message,
-        code: error.code,
-        hint: error.hint,
-        stack: error.stack,
-      };
-    }
-    if (error instanceof Error) {
-      return { name: error.name, message: error.message, stack: error.stack };
-    }
-    return { name: "Error", message: String(error) };
-  }
-  for (const event of early) queue = queue.then(() => answer(event.data));
-  scope.onmessage = (event) => {
-    const request = event.data;
-    queue = queue.then(() => answer(request));
-  };
 }

@@ -1,7 +1,11 @@
-import { CourseError } from "../runtime/errors.ts";
-import type { BertTokenizer, Offset } from "../text/bert_tokenizer.ts";
-import { defaultMaxLength } from "../text/truncation.ts";
-import { getEntities } from "./bio.ts";
+/**
+ * Training-side preparation for token classification (NER): word or character BIO tags ->
+ * one label id per word piece (Hugging Face's tokenize_and_align_labels). The inverse, for
+ * inference, is bio.ts's `entitiesFromTokenLabels`.
+ */
+import { CourseError } from "../../runtime/errors.ts";
+import type { BertTokenizer, Offset } from "../../text/bert_tokenizer.ts";
+import { defaultMaxLength } from "../../text/truncation.ts";
 
 export interface NerExample {
   input_ids: number[];
@@ -137,34 +141,4 @@ export function tokenizeAndAlignLabels(
     offset_mapping: offsets,
     text,
   };
-}
-
-export interface EntitySpan {
-  entity: string;
-  start: number;
-  end: number;
-  word: string;
-}
-
-/**
- * The inverse, for inference: token label ids -> entity spans in the text. The tags of the
- * tokens that cover text (special tokens, with empty offsets, are skipped) are chunked by
- * `getEntities` (seqeval's rule): I-X right after an X entity extends it; B-X, or I-X after
- * anything else, starts a new one; O (and an unknown id, such as -100) ends it.
- */
-export function entitiesFromTokenLabels(
-  text: string,
-  offsets: Offset[],
-  labelIds: number[],
-  id2label: Record<number, string>,
-): EntitySpan[] {
-  const tokens = labelIds.flatMap((_, i) =>
-    offsets[i][0] === offsets[i][1] ? [] : [i]
-  );
-  const tags = tokens.map((i) => id2label[labelIds[i]] ?? "O");
-  return getEntities(tags).map(({ type, start: first, end: last }) => {
-    const start = offsets[tokens[first]][0];
-    const end = offsets[tokens[last]][1];
-    return { entity: type, start, end, word: text.slice(start, end) };
-  });
 }

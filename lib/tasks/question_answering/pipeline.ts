@@ -1,29 +1,24 @@
 /**
  * question-answering (extractive), Hugging Face's pipeline: long contexts are
- * read in overlapping windows ("doc stride") built by lib/data's
- * `prepareQaFeatures`, and the answer is chosen by lib/data's
+ * read in overlapping windows ("doc stride") built by prepare.ts's
+ * `prepareQaFeatures`, and the answer is chosen by spans.ts's
  * `rankAnswerSpans`, the one span rule of the course (start + end logit,
  * context tokens only, at most `maxAnswerLength` pieces, best across windows).
  * The reported `score` stays the pipeline's probability.
  */
-import {
-  prepareQaFeatures,
-  type QaFeature,
-  type QaWindowLogits,
-  rankAnswerSpans,
-} from "../data/qa.ts";
-import { CourseError } from "../runtime/errors.ts";
+import { CourseError } from "../../runtime/errors.ts";
 import {
   assertNonEmptyText,
   describeValue,
   inferRows,
   requireOutput,
   type TaskContext,
-} from "./context.ts";
-import { asList, inputName } from "./inputs.ts";
-import { softmax } from "./math.ts";
-import { validTopK } from "./text_classification.ts";
-import { checkStride } from "../data/windows.ts";
+} from "../context.ts";
+import { asList, inputName, validTopK } from "../inputs.ts";
+import { softmax } from "../math.ts";
+import { checkStride } from "../windows.ts";
+import { prepareQaFeatures, type QaFeature } from "./prepare.ts";
+import { type QaWindowLogits, rankAnswerSpans } from "./spans.ts";
 
 export interface QuestionAnsweringInput {
   question: string;
@@ -129,7 +124,7 @@ export async function questionAnswering(
 
 /**
  * The pipeline's post-processing of one question's windows: `rankAnswerSpans`
- * (lib/data) picks and orders the answers, then each gets the pipeline's
+ * (spans.ts) picks and orders the answers, then each gets the pipeline's
  * probability score (see `Answer.score`). No span at all (a context cut away)
  * gives the documented empty answer `{score: 0, start: 0, end: 0, answer: ""}`.
  */
@@ -174,7 +169,7 @@ export function answersFromLogits(
   });
 }
 
-/** The question's windows: lib/data's QA features, after the pipeline's own checks. */
+/** The question's windows: prepare.ts's QA features, after the pipeline's own checks. */
 function questionWindows(
   ctx: TaskContext,
   question: string,
@@ -206,3 +201,6 @@ function questionWindows(
     docStride,
   });
 }
+
+/** This folder's tasks for `pipeline()` (lib/tasks/pipeline.ts gathers every folder's `TASKS`). */
+export const TASKS = { "question-answering": questionAnswering } as const;

@@ -1,9 +1,9 @@
 /**
- * The Worker of data-parallel pretraining (`tools/pretrain.ts --workers N`): one replica, served by
- * `serveReplica` in tools/pretrain_parallel.ts (which describes the protocol and why the replicas
- * stay identical).
+ * The Worker of data-parallel pretraining (`tools/pretrain.ts --workers N`, started by
+ * `WorkerReplicas` in lib/pretrain/replicas.ts): one replica, served by `serveReplica`
+ * (lib/pretrain/serve.ts).
  */
-import type { WorkerScope } from "./pretrain_parallel.ts";
+import type { WorkerScope } from "./protocol.ts";
 
 const scope = self as unknown as WorkerScope;
 // transformers.js (imported through lib/text) builds URLs on `location.origin` when it loads; a
@@ -13,5 +13,5 @@ Reflect.deleteProperty(globalThis, "location");
 // Requests that arrive while the modules load wait here, in order.
 const early: Parameters<NonNullable<WorkerScope["onmessage"]>>[0][] = [];
 scope.onmessage = (event) => early.push(event);
-const { serveReplica } = await import("./pretrain_parallel.ts");
+const { serveReplica } = await import("./serve.ts");
 serveReplica(scope, early);

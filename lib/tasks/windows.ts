@@ -1,8 +1,9 @@
 /**
  * Overlapping windows over a text's word pieces, for inputs longer than the
  * model reads at once: the one windowing rule of QA features
- * (`prepareQaFeatures`, which the question-answering pipeline also uses) and
- * of long texts in the token-classification pipeline.
+ * (question_answering/prepare.ts `prepareQaFeatures`, which the
+ * question-answering pipeline also uses) and of long texts in the
+ * token-classification pipeline.
  */
 import { CourseError } from "../runtime/errors.ts";
 

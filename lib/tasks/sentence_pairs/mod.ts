@@ -1,0 +1,2 @@
+/** lib/tasks/sentence_pairs: the next-sentence and sentence-similarity pipelines. */
+export type { NextSentenceResult, SimilarityResult } from "./pipeline.ts";

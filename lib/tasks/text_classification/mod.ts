@@ -1,0 +1,2 @@
+/** lib/tasks/text_classification: the text-classification pipeline (sentiment-analysis). */
+export type { LabelScore, TextClassificationOptions } from "./pipeline.ts";
