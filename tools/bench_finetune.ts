@@ -12,7 +12,6 @@
  * downloaded here, so accuracy reflects 2 epochs from scratch; speed is what this compares.
  * The PyTorch recipe for the same run is tools/bench_finetune_torch.py.
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/runtime/backend.ts";
 import { loadNsmc } from "../lib/data/datasets.ts";
@@ -25,8 +24,15 @@ import {
 import { Trainer } from "../lib/train/trainer.ts";
 import type { TrainingArguments } from "../lib/train/arguments.ts";
 import { paddingStats } from "../lib/data/batching.ts";
+import { parseCli } from "./cli.ts";
 
-const { values: flags } = parseArgs({
+const USAGE =
+  `Usage: COURSE_MIRROR=../shared/mirror deno run -A tools/bench_finetune.ts [--tokenizer beomi/kcbert-base]
+       [--model dir] [--runs full,features,features_nocache] [--train 2000] [--test 500]
+       [--epochs 2] [--backend name] [--out bench_finetune.json]
+  Without --model the BERT is freshly initialized (seed 42). --help prints this.`;
+
+const { values: flags } = parseCli(USAGE, {
   options: {
     tokenizer: { type: "string", default: "beomi/kcbert-base" },
     model: { type: "string" },

@@ -20,7 +20,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
   env as transformersEnv,
   pipeline as transformersPipeline,
@@ -35,8 +34,14 @@ import { getBackendInfo, initBackend } from "../lib/runtime/backend.ts";
 import { isQuickMode } from "../lib/runtime/mode.ts";
 import { pipeline } from "../lib/tasks/mod.ts";
 import { AutoTokenizer } from "../lib/text/mod.ts";
+import { parseCli } from "./cli.ts";
 
-const { values: args } = parseArgs({
+const USAGE =
+  `Usage: deno run -A tools/bench_inference.ts [--sentences 512] [--batch 32]
+       [--runs 3] [--json out/bench_inference.json]
+  COURSE_QUICK=1 uses 64 sentences and one run. --help prints this.`;
+
+const { values: args } = parseCli(USAGE, {
   args: Deno.args,
   options: {
     sentences: { type: "string" },

@@ -18,9 +18,14 @@ import {
   BertConfig,
   BertForSequenceClassification,
 } from "../lib/models/mod.ts";
-import { parseArgs } from "node:util";
+import { parseCli } from "./cli.ts";
 
-const { values: args } = parseArgs({
+const USAGE =
+  `Usage: deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
+       [--warmup 2] [--profile] [--no-torch] [--baseline torch-cpu-baseline.json]
+  (deno task bench = deno run -A tools/bench_train.ts; --help prints this)`;
+
+const { values: args } = parseCli(USAGE, {
   options: {
     backend: {
       type: "string",

@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { resolveUrl } from "../lib/hub/mod.ts";
+import { parseCli } from "./cli.ts";
 
 /** A document is an ordered list of sentences; NSP takes its "next sentence" pairs from inside one. */
 export type CorpusDocument = { source: string; sentences: string[] };
@@ -308,18 +309,12 @@ export function splitHeldout(
   return { train, heldout };
 }
 
-/** BERT's format: one sentence per line, blank line between documents. */
+/**
+ * BERT's format: one sentence per line, blank line between documents. lib/pretrain's
+ * `parseDocuments` reads it back.
+ */
 export function formatDocuments(documents: CorpusDocument[]): string {
   return documents.map((d) => d.sentences.join("\n")).join("\n\n") + "\n";
-}
-
-/** Reads the format back (what the pretraining script does). */
-export function parseDocuments(text: string): string[][] {
-  return text.split(/\n\s*\n/).map((block) =>
-    block.split("\n").filter((l) => l.trim())
-  ).filter((
-    d,
-  ) => d.length > 0);
 }
 
 export type CorpusStats = {
@@ -364,26 +359,32 @@ export async function buildCorpus(): Promise<CorpusDocument[]> {
   ];
 }
 
-function parseFlags(
-  args: string[],
-): { out: string; heldout: number; seed: number } {
-  const flags = {
-    out: join(REPO_ROOT, ".cache", "corpus"),
-    heldout: 0.02,
-    seed: 42,
+const USAGE =
+  `Usage: deno run -A tools/build_corpus.ts [--out .cache/corpus] [--heldout 0.02] [--seed 42]
+  --out      folder for pretrain.txt, heldout.txt and stats.json (default: .cache/corpus)
+  --heldout  share of documents kept out of training (default: 0.02)
+  --seed     seed of the held-out split (default: 42)
+  --help     print this and exit`;
+
+function parseFlags(): { out: string; heldout: number; seed: number } {
+  const { values } = parseCli(USAGE, {
+    options: {
+      out: { type: "string" },
+      heldout: { type: "string", default: "0.02" },
+      seed: { type: "string", default: "42" },
+    },
+  });
+  return {
+    out: values.out !== undefined
+      ? resolve(values.out)
+      : join(REPO_ROOT, ".cache", "corpus"),
+    heldout: Number(values.heldout),
+    seed: Number(values.seed),
   };
-  for (let i = 0; i < args.length; i += 2) {
-    const [name, value] = [args[i], args[i + 1]];
-    if (name === "--out") flags.out = resolve(value);
-    else if (name === "--heldout") flags.heldout = Number(value);
-    else if (name === "--seed") flags.seed = Number(value);
-    else throw new Error(`unknown flag ${name}`);
-  }
-  return flags;
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(Deno.args);
+  const flags = parseFlags();
   const documents = await buildCorpus();
   const { train, heldout } = splitHeldout(documents, flags.heldout, flags.seed);
   await Deno.mkdir(flags.out, { recursive: true });

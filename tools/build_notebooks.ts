@@ -11,6 +11,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCli } from "./cli.ts";
 
 export interface NotebookCell {
   cell_type: "markdown" | "code";
@@ -146,4 +147,15 @@ async function main(check: boolean): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args.includes("--check")));
+const USAGE = `Usage: deno run -A tools/build_notebooks.ts [--check]
+  (no flag)  write notebooks/*.ipynb and solutions/*.ipynb from course/notebooks/*.md and
+             course/solutions/*.md (what "deno task notebooks" runs)
+  --check    write nothing; exit 1 when a built notebook differs from its Markdown source
+  --help     print this and exit`;
+
+if (import.meta.main) {
+  const { values } = parseCli(USAGE, {
+    options: { check: { type: "boolean", default: false } },
+  });
+  Deno.exit(await main(values.check));
+}

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseOrExit, showHelp, wantsHelp } from "./cli.ts";
 import { initBackend } from "../lib/runtime/backend.ts";
 import { deviceReport } from "../lib/runtime/device.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
@@ -909,6 +910,21 @@ export function parseEvalFlags(
   };
 }
 
+const USAGE =
+  `Usage: deno run -A tools/eval_course_model.ts [--model models/ko-mini-bert] [--quick] [--out file.json]
+       [--tokenizer dir] [--heldout file] [--full-lr x] [--feature-lr x] [--train n] [--test n]
+       [--epochs n] [--feature-epochs n]
+         held-out MLM/NSP, NSMC transfer and fill-mask for the model card
+       deno run -A tools/eval_course_model.ts --splits out.json name=dir [name=dir ...]
+         NSMC on 3 random splits: baselines and each model
+       deno run -A tools/eval_course_model.ts --full-nsmc out.json modelDir [minutes]
+         fine-tuning on all of NSMC, within the time budget if given
+       deno run -A tools/eval_course_model.ts --card evaluation.json
+         the model card's tables from a report
+  COURSE_QUICK=1 (or --quick) runs quick sizes. --help prints this.`;
+
+if (import.meta.main && wantsHelp(Deno.args)) showHelp(USAGE);
+
 if (import.meta.main && Deno.args[0] === "--splits") {
   // deno run -A tools/eval_course_model.ts --splits out.json name=dir [name=dir ...]
   //   NSMC on 3 random splits: baselines and each model (see nsmcSplitComparison).
@@ -980,7 +996,7 @@ if (import.meta.main && Deno.args[0] === "--splits") {
   // deno run -A tools/eval_course_model.ts --card models/ko-mini-bert/evaluation.json
   console.log(resultsMarkdown(JSON.parse(Deno.readTextFileSync(Deno.args[1]))));
 } else if (import.meta.main) {
-  const { options, out } = parseEvalFlags(Deno.args);
+  const { options, out } = parseOrExit(USAGE, Deno.args, parseEvalFlags);
   const report = await evaluateCourseModel(options);
   const json = JSON.stringify(report, null, 2) + "\n";
   const path = reportPath(options, out);

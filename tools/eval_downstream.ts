@@ -9,6 +9,7 @@
  * COURSE_QUICK=1 shrinks every task to a few steps (checks the code path only).
  */
 import { resolve } from "node:path";
+import { parseCli, usageError } from "./cli.ts";
 import {
   accuracy,
   AutoTokenizer,
@@ -284,13 +285,24 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
   };
 }
 
+const USAGE =
+  `Usage: deno run -A tools/eval_downstream.ts out.json name=modelDir [name=modelDir ...]
+  Fine-tunes and scores each model on lesson 06's four tasks and writes the scores to out.json.
+  COURSE_QUICK=1 shrinks every task to a few steps (checks the code path only).
+  --help  print this and exit`;
+
 if (import.meta.main) {
-  const [out, ...specs] = Deno.args;
+  const { positionals } = parseCli(USAGE, {
+    options: {},
+    allowPositionals: true,
+  });
+  const [out, ...specs] = positionals;
   if (!out || specs.length === 0) {
-    console.error(
-      "usage: deno run -A tools/eval_downstream.ts out.json name=modelDir [name=modelDir ...]",
-    );
-    Deno.exit(2);
+    usageError(USAGE, "give out.json and at least one name=modelDir");
+  }
+  const malformed = specs.find((spec) => !/^[^=]+=.+/.test(spec));
+  if (malformed !== undefined) {
+    usageError(USAGE, `expected name=modelDir, got "${malformed}"`);
   }
   const backend = await initBackend();
   const started = performance.now();

@@ -19,6 +19,7 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCli } from "./cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -210,10 +211,21 @@ export async function generateExercises(
   return stale;
 }
 
+const USAGE =
+  `Usage: deno run -A tools/generate_exercises.ts [--check] [--root DIR]
+  --check  write nothing; exit 1 when exercises/ differs from what it would write
+  --root   the folder holding solutions/ and exercises/ (default: this repo)
+  --help   print this and exit`;
+
 if (import.meta.main) {
-  const check = Deno.args.includes("--check");
-  const rootIndex = Deno.args.indexOf("--root");
-  const root = rootIndex >= 0 ? resolve(Deno.args[rootIndex + 1]) : ROOT;
+  const { values } = parseCli(USAGE, {
+    options: {
+      check: { type: "boolean", default: false },
+      root: { type: "string" },
+    },
+  });
+  const check = values.check;
+  const root = values.root !== undefined ? resolve(values.root) : ROOT;
   try {
     const stale = await generateExercises({ root, check });
     if (check && stale.length) {

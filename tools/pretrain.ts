@@ -29,7 +29,7 @@
  *
  * This file is the command line only (flags, printing); the training is lib/pretrain.
  */
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { CourseError } from "../lib/runtime/mod.ts";
 import {
@@ -37,6 +37,7 @@ import {
   PRETRAIN_DEFAULTS,
   type PretrainOptions,
 } from "../lib/pretrain/mod.ts";
+import { parseOrExit } from "./cli.ts";
 
 /** Flags that take a value, and the option each sets. */
 const FLAG_NAMES: Record<string, keyof PretrainOptions> = {
@@ -130,7 +131,27 @@ export function parsePretrainFlags(args: string[]): PretrainOptions {
   return options as PretrainOptions;
 }
 
+/** Every flag with its default (folders relative to the repository). */
+function usage(): string {
+  const root = resolve(import.meta.dirname!, "..");
+  const shown = (value: unknown) =>
+    typeof value === "string" && value.startsWith(root)
+      ? relative(root, value)
+      : value === undefined
+      ? ""
+      : String(value);
+  return [
+    "Usage: deno task pretrain [--flag value ...]   (deno run -A tools/pretrain.ts ...)",
+    "  flag                default",
+    ...Object.entries(FLAG_NAMES).map(([name, key]) =>
+      `  --${name.padEnd(18)}${shown(PRETRAIN_DEFAULTS[key])}`.trimEnd()
+    ),
+    ...Object.keys(SWITCHES).map((name) => `  --${name}`),
+    "  --help              print this and exit",
+  ].join("\n");
+}
+
 if (import.meta.main) {
-  const options = parsePretrainFlags(Deno.args);
+  const options = parseOrExit(usage(), Deno.args, parsePretrainFlags);
   await pretrain(options, { log: (message) => console.log(message) });
 }

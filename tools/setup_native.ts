@@ -17,7 +17,6 @@
  * Otherwise the course computes on wasm; the last line says why and how to get the fast engine.
  * Details of every step go to `<cache>/native/setup.log`.
  */
-import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import {
@@ -32,6 +31,7 @@ import {
   TFJS_NODE_VERSION,
 } from "../lib/runtime/native.ts";
 import { cacheRoot, exists, REPO_ROOT } from "../lib/runtime/paths.ts";
+import { parseCli } from "./cli.ts";
 
 /** The TensorFlow wheel the addon is built against (the C API is stable across 2.x). */
 export const WHEEL_TENSORFLOW_VERSION = "2.21.0";
@@ -39,7 +39,13 @@ const PREBUILT_TENSORFLOW_VERSION = "2.9.1";
 const PREBUILT_HOST = "https://storage.googleapis.com";
 const LOCAL_PIP_INDEX = "/opt/pypi/simple";
 
-const { values: args } = parseArgs({
+const USAGE =
+  `Usage: deno run -A tools/setup_native.ts [--force] [--skip-prebuilt]
+  --force          set up again even when an installed or cached engine works
+  --skip-prebuilt  do not try the official prebuilt download
+  --help           print this and exit`;
+
+const { values: args } = parseCli(USAGE, {
   options: {
     force: { type: "boolean", default: false },
     "skip-prebuilt": { type: "boolean", default: false },

@@ -14,6 +14,7 @@ import {
   trainWordPiece,
 } from "../lib/text/train_wordpiece.ts";
 import { publicFile } from "./build_corpus.ts";
+import { parseCli } from "./cli.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");
 
@@ -99,24 +100,37 @@ function readVocabFile(path: string): Promise<string[]> {
   );
 }
 
-function parseFlags(args: string[]) {
-  const flags = {
-    corpus: join(REPO_ROOT, ".cache", "corpus"),
-    sizes: [8000, 12000, 16000],
-    choose: 12000,
-    limitAlphabet: 2000,
-    out: join(REPO_ROOT, "models", "ko-mini-bert"),
+const USAGE =
+  `Usage: deno run -A tools/train_vocab.ts [--corpus .cache/corpus] [--sizes 8000,12000,16000]
+       [--choose 12000] [--limit-alphabet 2000] [--out models/ko-mini-bert]
+  --corpus          folder with pretrain.txt and heldout.txt (tools/build_corpus.ts writes it)
+  --sizes           vocabulary sizes to train and measure, comma-separated
+  --choose          the size written to --out (trained even if not in --sizes)
+  --limit-alphabet  distinct characters kept in the alphabet (default: 2000)
+  --out             folder for the chosen tokenizer files (default: models/ko-mini-bert)
+  --help            print this and exit`;
+
+function parseFlags() {
+  const { values } = parseCli(USAGE, {
+    options: {
+      corpus: { type: "string" },
+      sizes: { type: "string", default: "8000,12000,16000" },
+      choose: { type: "string", default: "12000" },
+      "limit-alphabet": { type: "string", default: "2000" },
+      out: { type: "string" },
+    },
+  });
+  return {
+    corpus: values.corpus !== undefined
+      ? resolve(values.corpus)
+      : join(REPO_ROOT, ".cache", "corpus"),
+    sizes: values.sizes.split(",").map(Number),
+    choose: Number(values.choose),
+    limitAlphabet: Number(values["limit-alphabet"]),
+    out: values.out !== undefined
+      ? resolve(values.out)
+      : join(REPO_ROOT, "models", "ko-mini-bert"),
   };
-  for (let i = 0; i < args.length; i += 2) {
-    const [name, value] = [args[i], args[i + 1]];
-    if (name === "--corpus") flags.corpus = resolve(value);
-    else if (name === "--sizes") flags.sizes = value.split(",").map(Number);
-    else if (name === "--choose") flags.choose = Number(value);
-    else if (name === "--limit-alphabet") flags.limitAlphabet = Number(value);
-    else if (name === "--out") flags.out = resolve(value);
-    else throw new Error(`unknown flag ${name}`);
-  }
-  return flags;
 }
 
 function percent(x: number): string {
@@ -124,7 +138,7 @@ function percent(x: number): string {
 }
 
 if (import.meta.main) {
-  const flags = parseFlags(Deno.args);
+  const flags = parseFlags();
   const trainFile = join(flags.corpus, "pretrain.txt");
   const heldout = (await Deno.readTextFile(join(flags.corpus, "heldout.txt")))
     .split("\n").filter((l) => l.trim());

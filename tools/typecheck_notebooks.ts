@@ -16,6 +16,7 @@
  */
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseCli } from "./cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEFAULT_FOLDERS = ["notebooks", "solutions", "exercises"];
@@ -171,9 +172,19 @@ export async function typecheckNotebooks(
   };
 }
 
+const USAGE =
+  `Usage: deno run -A tools/typecheck_notebooks.ts [notebook.ipynb | folder ...]
+  Type-checks the code cells of the notebooks given, or of every notebook in the folders given
+  (default: ${DEFAULT_FOLDERS.join(", ")}). Exits 1 on a type error.
+  --help  print this and exit`;
+
 if (import.meta.main) {
-  const targets = Deno.args.length
-    ? Deno.args
+  const { positionals } = parseCli(USAGE, {
+    options: {},
+    allowPositionals: true,
+  });
+  const targets = positionals.length
+    ? positionals
     : DEFAULT_FOLDERS.map((f) => join(ROOT, f));
   const { ok, report, checked } = await typecheckNotebooks(targets);
   if (report.trim()) console.error(report.trim());
