@@ -11,7 +11,7 @@ import {
   nsmcDocuments,
   splitHeldout,
   splitSentences,
-} from "../tools/build_corpus.ts";
+} from "../tools/pretraining/build_corpus.ts";
 import { parseDocuments } from "../lib/pretrain/mod.ts";
 
 const REPO_ROOT = resolve(import.meta.dirname!, "..");

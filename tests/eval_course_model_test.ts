@@ -1,5 +1,5 @@
 /**
- * Smoke test of tools/eval_course_model.ts in quick sizes, on a tiny BERT built here with the
+ * Smoke test of tools/pretraining/eval_course_model.ts in quick sizes, on a tiny BERT built here with the
  * course tokenizer (the shipped weights are not needed). NSMC is read from the mirror.
  */
 import assert from "node:assert/strict";
@@ -15,8 +15,8 @@ import {
   reportPath,
   resultsMarkdown,
   unigramBaseline,
-} from "../tools/eval_course_model.ts";
-import { formatDocuments } from "../tools/build_corpus.ts";
+} from "../tools/pretraining/eval_course_model.ts";
+import { formatDocuments } from "../tools/pretraining/build_corpus.ts";
 import { COURSE_TOKENIZER_DIR, SHORT_DOCUMENTS } from "./pretrain_fixtures.ts";
 import { MIRROR } from "./test_paths.ts";
 
@@ -174,7 +174,9 @@ Deno.test("eval_course_model: the unigram baseline scores the masked targets by 
 });
 
 Deno.test("eval_downstream: lesson 06's four tasks in quick sizes give scores in range", async () => {
-  const { downstreamScores } = await import("../tools/eval_downstream.ts");
+  const { downstreamScores } = await import(
+    "../tools/pretraining/eval_downstream.ts"
+  );
   const { dir } = await tinyModelFolder();
   const previous = Deno.env.get("COURSE_QUICK");
   Deno.env.set("COURSE_QUICK", "1");

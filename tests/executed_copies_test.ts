@@ -1,11 +1,11 @@
 /**
  * notebooks/executed/ holds every lesson run in full mode with its outputs, for instructors to
- * read without running (tools/browser_check.py --executed-dir writes them: the run learners see in JupyterLab). A copy is only worth reading while
+ * read without running (tools/notebooks/browser_check.py --executed-dir writes them: the run learners see in JupyterLab). A copy is only worth reading while
  * its code is the lesson's code: any code change to a lesson fails here until the copy is re-run.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { listNotebooks, ROOT } from "../tools/notebook_harness.ts";
+import { listNotebooks, ROOT } from "../tools/notebooks/notebook_harness.ts";
 
 interface Cell {
   cell_type: string;
@@ -39,7 +39,7 @@ for (const lesson of listNotebooks(join(ROOT, "notebooks"))) {
       copy = read(copyPath);
     } catch {
       assert.fail(
-        `${copyPath} is missing: run .venv/bin/python tools/browser_check.py notebooks/${name} --executed-dir notebooks/executed`,
+        `${copyPath} is missing: run .venv/bin/python tools/notebooks/browser_check.py notebooks/${name} --executed-dir notebooks/executed`,
       );
     }
     const lessonCode = codeOf(read(lesson));
@@ -49,7 +49,7 @@ for (const lesson of listNotebooks(join(ROOT, "notebooks"))) {
       changed === -1 && lessonCode.length === copyCode.length,
       `${name}: code cell ${
         changed + 1
-      } differs from the executed copy; re-run .venv/bin/python tools/browser_check.py notebooks/${name} --executed-dir notebooks/executed`,
+      } differs from the executed copy; re-run .venv/bin/python tools/notebooks/browser_check.py notebooks/${name} --executed-dir notebooks/executed`,
     );
     const prose = (nb: Notebook) =>
       nb.cells.filter((c) => c.cell_type !== "code").map((c) =>
@@ -58,7 +58,7 @@ for (const lesson of listNotebooks(join(ROOT, "notebooks"))) {
     assert.deepEqual(
       prose(copy),
       prose(read(lesson)),
-      `${name}: the lesson's text changed; .venv/bin/python tools/refresh_executed.py carries it over`,
+      `${name}: the lesson's text changed; .venv/bin/python tools/notebooks/refresh_executed.py carries it over`,
     );
     assert.equal(
       copy.metadata.course_run?.mode,

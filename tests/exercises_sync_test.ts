@@ -1,5 +1,5 @@
 /**
- * exercises/ must be exactly what tools/generate_exercises.ts makes from
+ * exercises/ must be exactly what tools/notebooks/generate_exercises.ts makes from
  * solutions/, and the generator must hide answers the documented way.
  */
 import assert from "node:assert/strict";
@@ -11,8 +11,8 @@ import {
   serializeNotebook,
   stubCode,
   stubMarkdown,
-} from "../tools/generate_exercises.ts";
-import { ROOT } from "../tools/notebook_harness.ts";
+} from "../tools/notebooks/generate_exercises.ts";
+import { ROOT } from "../tools/notebooks/notebook_harness.ts";
 
 Deno.test("exercises/ is in sync with solutions/ (deno task exercises)", async () => {
   const stale = await generateExercises({ root: ROOT, check: true });
@@ -49,7 +49,7 @@ Deno.test("--check exits non-zero when an exercise was edited by hand", async ()
     args: [
       "run",
       "-A",
-      join(ROOT, "tools", "generate_exercises.ts"),
+      join(ROOT, "tools", "notebooks", "generate_exercises.ts"),
       "--check",
     ],
     cwd: ROOT,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, runPython } from "../tools/notebook_harness.ts";
+import { ROOT, runPython } from "../tools/notebooks/notebook_harness.ts";
 
 Deno.test("kernel: Interrupt stops a Trainer run in the real Deno kernel and keeps the kernel and its variables", async () => {
   const { code, stdout, stderr } = await runPython([

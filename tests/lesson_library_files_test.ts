@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../tools/notebook_harness.ts";
+import { ROOT } from "../tools/notebooks/notebook_harness.ts";
 
 const LESSONS = join(ROOT, "course", "notebooks");
 const SECTION = "## 라이브러리에서 찾아보기";

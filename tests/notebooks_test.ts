@@ -11,11 +11,11 @@ import {
   mirrorDir,
   ROOT,
   runNotebooks,
-} from "../tools/notebook_harness.ts";
+} from "../tools/notebooks/notebook_harness.ts";
 import {
   notebookToModule,
   typecheckNotebooks,
-} from "../tools/typecheck_notebooks.ts";
+} from "../tools/notebooks/typecheck_notebooks.ts";
 
 const RUNNABLE = [
   ...listNotebooks(join(ROOT, "notebooks")),

@@ -14,8 +14,8 @@ import {
   shardWeights,
   WorkerReplicas,
 } from "../lib/pretrain/mod.ts";
-import { parsePretrainFlags } from "../tools/pretrain.ts";
-import { formatDocuments } from "../tools/build_corpus.ts";
+import { parsePretrainFlags } from "../tools/pretraining/pretrain.ts";
+import { formatDocuments } from "../tools/pretraining/build_corpus.ts";
 import {
   COURSE_TOKENIZER_DIR,
   SHORT_DOCUMENTS,

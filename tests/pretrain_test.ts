@@ -16,8 +16,8 @@ import {
   pretrainingLoss,
   sequenceLengthAt,
 } from "../lib/pretrain/mod.ts";
-import { parsePretrainFlags } from "../tools/pretrain.ts";
-import { formatDocuments } from "../tools/build_corpus.ts";
+import { parsePretrainFlags } from "../tools/pretraining/pretrain.ts";
+import { formatDocuments } from "../tools/pretraining/build_corpus.ts";
 import { COURSE_TOKENIZER_DIR, TINY_PRETRAIN } from "./pretrain_fixtures.ts";
 
 await initBackend();

@@ -1,10 +1,14 @@
 /**
- * tools/run_notebook.py against the real Deno kernel: late outputs are kept,
+ * tools/notebooks/run_notebook.py against the real Deno kernel: late outputs are kept,
  * failures name the cell, executed copies are signed, env and cwd are passed on.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, runNotebooks, runPython } from "../tools/notebook_harness.ts";
+import {
+  ROOT,
+  runNotebooks,
+  runPython,
+} from "../tools/notebooks/notebook_harness.ts";
 
 const FIXTURES = join(ROOT, "tests", "fixtures", "notebooks");
 const LATE = join(FIXTURES, "late_output.ipynb");
@@ -136,7 +140,7 @@ Deno.test("a corrupted kernel message gets the notebook one more run, and only o
   // check itself fails here: on the first display message (once), or always.
   const script = (times: string) => `
 import sys
-sys.path.insert(0, "tools")
+sys.path.insert(0, "tools/notebooks")
 from jupyter_client import session
 import run_notebook
 original = session.Session.deserialize

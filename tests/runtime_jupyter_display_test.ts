@@ -1,6 +1,6 @@
 /**
  * lib/runtime/jupyter_display.ts, the one place that talks to `Deno.jupyter`: outside the kernel
- * it sends nothing and prints plain text; on the real Deno kernel (tools/run_notebook.py) a
+ * it sends nothing and prints plain text; on the real Deno kernel (tools/notebooks/run_notebook.py) a
  * DisplayHandle shows one output and updates it in place, and lib/hub's download bar and
  * lib/train's progress display go through it.
  */
@@ -11,7 +11,7 @@ import {
   DisplayHandle,
   inJupyter,
 } from "../lib/runtime/jupyter_display.ts";
-import { ROOT, runNotebooks } from "../tools/notebook_harness.ts";
+import { ROOT, runNotebooks } from "../tools/notebooks/notebook_harness.ts";
 
 interface Output {
   output_type: string;

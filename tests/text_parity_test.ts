@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-explicit-any -- the reference JSON is untyped
 // Token ids must equal Hugging Face's. The expected values come from the real Python tokenizer
-// (tools/tokenizer_reference.py -> tests/fixtures/tokenizer_reference.json), so CI needs no Python.
+// (tools/reference/tokenizer_reference.py -> tests/fixtures/tokenizer_reference.json), so CI needs no Python.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 /**
  * The classic baselines (lib/train/baselines.ts): TF-IDF values and naive Bayes probabilities
  * by hand, the logistic-regression gradient by finite differences, and agreement with
- * scikit-learn's predictions on the same NSMC sample (tools/baselines_reference.py).
+ * scikit-learn's predictions on the same NSMC sample (tools/reference/baselines_reference.py).
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";

@@ -507,7 +507,7 @@ Deno.test("a diverging run saves no NaN checkpoint, keeps the last finite one, s
     assert.deepEqual(await names(join(outputDir, "early")), []);
     early.dispose();
 
-    // saveCheckpoint itself (also used by tools/pretrain.ts) refuses non-finite weights.
+    // saveCheckpoint itself (also used by tools/pretraining/pretrain.ts) refuses non-finite weights.
     const broken = new ToyClassifier();
     broken.namedParameters().get("classifier.bias")!.assign(
       tf.tensor1d([0, Infinity]),

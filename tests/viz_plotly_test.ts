@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../tools/notebook_harness.ts";
+import { ROOT } from "../tools/notebooks/notebook_harness.ts";
 import {
   PLOTLY_MIME,
   plotlyBundle,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the course needs, idempotently, and says what it does:
 #   1. npm packages from deno.json (deno install -> node_modules/), then the native engine:
-#      TensorFlow's C library under tfjs-node (tools/setup_native.ts)
+#      TensorFlow's C library under tfjs-node (tools/setup/setup_native.ts)
 #   2. a Python venv .venv/ with jupyterlab, nbclient and plotly (plotly is the JupyterLab
 #      extension that draws application/vnd.plotly.v1+json); Debian packages as a fallback
 #   3. the Deno Jupyter kernel spec ("deno")
@@ -25,8 +25,8 @@ say "npm packages: deno install (node_modules/, pinned by deno.json + deno.lock)
 deno install --quiet
 
 # 1b. native engine ----------------------------------------------------------------------------
-# TensorFlow's C library under tfjs (tools/setup_native.ts says which way it got it, or why not).
-deno run -A tools/setup_native.ts || say "native engine setup failed; the course will use wasm"
+# TensorFlow's C library under tfjs (tools/setup/setup_native.ts says which way it got it, or why not).
+deno run -A tools/setup/setup_native.ts || say "native engine setup failed; the course will use wasm"
 
 # 2. Python venv -------------------------------------------------------------------------------
 # Ready = the notebook runner's modules plus a front end: JupyterLab with plotly's extension,

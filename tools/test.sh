@@ -22,13 +22,13 @@ deno lint
 step "deno check (library, tools, tests)"
 deno check lib/ tools/ tests/
 step "notebooks type-check"
-deno run -A tools/typecheck_notebooks.ts
-if [ -f tools/build_notebooks.ts ]; then
+deno run -A tools/notebooks/typecheck_notebooks.ts
+if [ -f tools/notebooks/build_notebooks.ts ]; then
   step "notebooks/ and solutions/ match their Markdown sources"
-  deno run -A tools/build_notebooks.ts --check
+  deno run -A tools/notebooks/build_notebooks.ts --check
 fi
 step "exercises/ matches solutions/"
-deno run -A tools/generate_exercises.ts --check
+deno run -A tools/notebooks/generate_exercises.ts --check
 
 step "deno test (library tests, notebook runs in quick mode)"
 deno test -A "$@" tests/

@@ -1,5 +1,5 @@
 /**
- * Pretraining data: the corpus format (tools/build_corpus.ts writes it) read into documents, and
+ * Pretraining data: the corpus format (tools/pretraining/build_corpus.ts writes it) read into documents, and
  * documents turned into NSP pairs (per epoch, length-grouped) and MLM-masked examples (per step).
  * Every draw is seeded from (seed, epoch or step), so a resumed run sees what an uninterrupted one saw.
  */
@@ -32,7 +32,7 @@ export async function readDocuments(
     throw new CourseError(
       "PRETRAIN_CORPUS_MISSING",
       `corpus not found: ${file}`,
-      "먼저 `deno run -A tools/build_corpus.ts`로 코퍼스를 만드세요 (.cache/corpus/pretrain.txt).",
+      "먼저 `deno run -A tools/pretraining/build_corpus.ts`로 코퍼스를 만드세요 (.cache/corpus/pretrain.txt).",
     );
   }
   const documents = parseDocuments(await Deno.readTextFile(file));
@@ -106,7 +106,7 @@ export function maskedExamples(
 
 /**
  * Fixed held-out pairs and masks (same seed every time), so evaluations are comparable across a run
- * (and tools/eval_course_model.ts scores the final model on exactly these).
+ * (and tools/pretraining/eval_course_model.ts scores the final model on exactly these).
  */
 export function heldoutExamples(
   documents: string[][],

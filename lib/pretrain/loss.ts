@@ -165,7 +165,7 @@ export function evaluationStats(
   return total;
 }
 
-/** Held-out MLM/NSP metrics of a model on `examples` (tools/eval_course_model.ts). */
+/** Held-out MLM/NSP metrics of a model on `examples` (tools/pretraining/eval_course_model.ts). */
 export function evaluatePretraining(
   model: BertForPreTraining,
   examples: Example[],

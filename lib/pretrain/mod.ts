@@ -1,6 +1,6 @@
 /**
  * lib/pretrain: pretraining BERT from scratch (masked LM + next sentence prediction), the recipe
- * of the course's Korean mini-BERT (`tools/pretrain.ts` is its command line).
+ * of the course's Korean mini-BERT (`tools/pretraining/pretrain.ts` is its command line).
  *
  * - options.ts: `PretrainOptions`, `PRETRAIN_DEFAULTS`, the sequence length and seeds of a step;
  * - data.ts: corpus documents -> NSP pairs per epoch (length-grouped) -> masked examples per step;

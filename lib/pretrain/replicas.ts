@@ -1,5 +1,5 @@
 /**
- * Synchronous data parallelism for pretraining (`tools/pretrain.ts --workers N`). tfjs's wasm
+ * Synchronous data parallelism for pretraining (`tools/pretraining/pretrain.ts --workers N`). tfjs's wasm
  * backend runs on one CPU thread under Deno, so one process trains on one core; N Workers train on N.
  *
  * Every Worker (lib/pretrain/worker.ts, served by lib/pretrain/serve.ts) holds an identical

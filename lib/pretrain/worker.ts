@@ -1,5 +1,5 @@
 /**
- * The Worker of data-parallel pretraining (`tools/pretrain.ts --workers N`, started by
+ * The Worker of data-parallel pretraining (`tools/pretraining/pretrain.ts --workers N`, started by
  * `WorkerReplicas` in lib/pretrain/replicas.ts): one replica, served by `serveReplica`
  * (lib/pretrain/serve.ts).
  */

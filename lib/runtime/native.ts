@@ -3,7 +3,7 @@
  * every core) or `@tensorflow/tfjs-node-gpu` (CUDA) on machines with an NVIDIA GPU.
  *
  * The packages are npm dependencies, but their native half (libtensorflow and the
- * `tfjs_binding.node` addon) is put in place by `tools/setup_native.ts` (run by `deno task setup`),
+ * `tfjs_binding.node` addon) is put in place by `tools/setup/setup_native.ts` (run by `deno task setup`),
  * because npm's install script downloads it from a host that is not always reachable.
  *
  * Loading a broken native library can kill the process instead of throwing (a missing symbol is

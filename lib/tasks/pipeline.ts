@@ -42,7 +42,7 @@ import { TASKS as TOKEN_CLASSIFICATION } from "./token_classification/pipeline.t
 
 /**
  * The engine used when a pipeline does not name one. onnxruntime is several
- * times faster than tfjs-wasm for inference on CPU (tools/bench_inference.ts).
+ * times faster than tfjs-wasm for inference on CPU (tools/bench/bench_inference.ts).
  */
 export const DEFAULT_ENGINE: EngineName = "onnx";
 

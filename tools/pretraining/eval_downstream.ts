@@ -2,14 +2,14 @@
  * Lesson 06's four downstream tasks (KorNLI, KorSTS, KLUE-NER, KorQuAD 1.0) for one or more
  * models, with the lesson's own recipe: the same samples (seed 42), sizes, sequence lengths,
  * learning rates and epochs, so the model card can say how a new course model changes what the
- * lesson shows. Every score is on data the course never pretrains on (see tools/build_corpus.ts).
+ * lesson shows. Every score is on data the course never pretrains on (see tools/pretraining/build_corpus.ts).
  *
- *   deno run -A tools/eval_downstream.ts out.json v1=models/ko-mini-bert v2=.cache/ko-mini-bert-v2
+ *   deno run -A tools/pretraining/eval_downstream.ts out.json v1=models/ko-mini-bert v2=.cache/ko-mini-bert-v2
  *
  * COURSE_QUICK=1 shrinks every task to a few steps (checks the code path only).
  */
 import { resolve } from "node:path";
-import { parseCli, usageError } from "./cli.ts";
+import { parseCli, usageError } from "../cli.ts";
 import {
   accuracy,
   AutoTokenizer,
@@ -39,7 +39,7 @@ import {
   type TrainableModel,
   Trainer,
   trainTestSplit,
-} from "../lib/mod.ts";
+} from "../../lib/mod.ts";
 
 const SEED = 42;
 
@@ -286,7 +286,7 @@ export async function downstreamScores(modelDir: string): Promise<TaskScores> {
 }
 
 const USAGE =
-  `Usage: deno run -A tools/eval_downstream.ts out.json name=modelDir [name=modelDir ...]
+  `Usage: deno run -A tools/pretraining/eval_downstream.ts out.json name=modelDir [name=modelDir ...]
   Fine-tunes and scores each model on lesson 06's four tasks and writes the scores to out.json.
   COURSE_QUICK=1 shrinks every task to a few steps (checks the code path only).
   --help  print this and exit`;

@@ -7,11 +7,11 @@
  * Markdown cell in two). `notebooks/*.ipynb` and `solutions/*.ipynb` are generated; `--check`
  * fails when they differ from what this script makes (the test suite runs it).
  *
- * Usage: deno run -A tools/build_notebooks.ts [--check]
+ * Usage: deno run -A tools/notebooks/build_notebooks.ts [--check]
  */
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCli } from "./cli.ts";
+import { parseCli } from "../cli.ts";
 
 export interface NotebookCell {
   cell_type: "markdown" | "code";
@@ -99,7 +99,7 @@ export function serializeNotebook(notebook: Notebook): string {
   return JSON.stringify(notebook, null, 1) + "\n";
 }
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const PAIRS: [string, string][] = [
   ["course/notebooks", "notebooks"],
   ["course/solutions", "solutions"],
@@ -147,7 +147,7 @@ async function main(check: boolean): Promise<number> {
   return 0;
 }
 
-const USAGE = `Usage: deno run -A tools/build_notebooks.ts [--check]
+const USAGE = `Usage: deno run -A tools/notebooks/build_notebooks.ts [--check]
   (no flag)  write notebooks/*.ipynb and solutions/*.ipynb from course/notebooks/*.md and
              course/solutions/*.md (what "deno task notebooks" runs)
   --check    write nothing; exit 1 when a built notebook differs from its Markdown source

@@ -1,4 +1,4 @@
-"""The PyTorch recipe for the NSMC classroom run that tools/bench_finetune.ts times.
+"""The PyTorch recipe for the NSMC classroom run that tools/bench/bench_finetune.ts times.
 
 Same data (first 2,000 non-empty NSMC train reviews, first 500 test reviews), same tokenizer
 vocabulary (KcBERT, from the offline mirror), same model shape (4 layers, hidden 256, 4 heads,
@@ -6,7 +6,7 @@ intermediate 1024, fresh init, seed 42), 2 epochs, batch 16, AdamW lr 2e-5, line
 classic recipe: every batch padded to max_length 128. Feature extraction = encoder frozen with
 requires_grad False, recomputed every step (what a plain PyTorch loop does).
 
-    .venv/bin/python tools/bench_finetune_torch.py [--mirror ../shared/mirror] [--runs full,features]
+    .venv/bin/python tools/bench/bench_finetune_torch.py [--mirror ../shared/mirror] [--runs full,features]
 """
 import argparse
 import json
@@ -21,7 +21,7 @@ from transformers import get_linear_schedule_with_warmup
 
 parser = argparse.ArgumentParser()
 here = os.path.dirname(os.path.abspath(__file__))
-parser.add_argument("--mirror", default=os.environ.get("COURSE_MIRROR", os.path.join(here, "../../shared/mirror")))
+parser.add_argument("--mirror", default=os.environ.get("COURSE_MIRROR", os.path.join(here, "../../../shared/mirror")))
 parser.add_argument("--runs", default="full,features")
 parser.add_argument("--train", type=int, default=2000)
 parser.add_argument("--test", type=int, default=500)

@@ -2,12 +2,12 @@
 """Writes each lesson's measured full-mode time and memory where instructors read them.
 
 The figures come from the executed copies in notebooks/executed/ (metadata.course_run, written by
-tools/browser_check.py --executed-dir): the lesson's "**걸리는 시간**" paragraph in
+tools/notebooks/browser_check.py --executed-dir): the lesson's "**걸리는 시간**" paragraph in
 course/notebooks/NN_*.md and the table between the lesson-costs markers in README.md. Nothing is
 typed by hand, so the text cannot drift from the run. Afterwards rebuild the notebooks
-(deno task notebooks) and carry the prose into the copies (tools/refresh_executed.py).
+(deno task notebooks) and carry the prose into the copies (tools/notebooks/refresh_executed.py).
 
-  .venv/bin/python tools/lesson_costs.py
+  .venv/bin/python tools/notebooks/lesson_costs.py
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXECUTED = ROOT / "notebooks" / "executed"
 LESSONS = ROOT / "course" / "notebooks"
 README = ROOT / "README.md"

@@ -1,7 +1,7 @@
 """Writes tests/fixtures/tokenizer_reference.json: token ids from the real Hugging Face tokenizer.
 
 Run from the repository root with the course venv (transformers + tokenizers from the local wheel store):
-    .venv/bin/python tools/tokenizer_reference.py [MIRROR] [HF_BERT_TINY]
+    .venv/bin/python tools/reference/tokenizer_reference.py [MIRROR] [HF_BERT_TINY]
 The Deno parity test (tests/text_parity_test.ts) compares lib/text against this file, so CI needs no Python.
 Offsets are Python character (code point) offsets, as Hugging Face returns them.
 """
@@ -127,7 +127,7 @@ def main():
         "generator": {
             "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__,
-            "script": "tools/tokenizer_reference.py",
+            "script": "tools/reference/tokenizer_reference.py",
         },
         "sweep_pairs": SWEEP_PAIRS,
         "vocabs": {},

@@ -3,7 +3,7 @@
  * Hugging Face format, to models/ko-mini-bert/.
  *
  *   deno task pretrain --minutes 480 --max-steps 30000
- *   deno run -A tools/pretrain.ts --minutes 5 --max-steps 200      (a short check)
+ *   deno run -A tools/pretraining/pretrain.ts --minutes 5 --max-steps 200      (a short check)
  *   deno task pretrain --minutes 480 --max-steps 30000 --workers 2  (on two CPU cores)
  *
  * Resumable: every `--save-minutes` (and when the time budget ends) it writes
@@ -31,13 +31,13 @@
  */
 import { relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CourseError } from "../lib/runtime/mod.ts";
+import { CourseError } from "../../lib/runtime/mod.ts";
 import {
   pretrain,
   PRETRAIN_DEFAULTS,
   type PretrainOptions,
-} from "../lib/pretrain/mod.ts";
-import { parseOrExit } from "./cli.ts";
+} from "../../lib/pretrain/mod.ts";
+import { parseOrExit } from "../cli.ts";
 
 /** Flags that take a value, and the option each sets. */
 const FLAG_NAMES: Record<string, keyof PretrainOptions> = {
@@ -133,7 +133,7 @@ export function parsePretrainFlags(args: string[]): PretrainOptions {
 
 /** Every flag with its default (folders relative to the repository). */
 function usage(): string {
-  const root = resolve(import.meta.dirname!, "..");
+  const root = resolve(import.meta.dirname!, "../..");
   const shown = (value: unknown) =>
     typeof value === "string" && value.startsWith(root)
       ? relative(root, value)
@@ -141,7 +141,7 @@ function usage(): string {
       ? ""
       : String(value);
   return [
-    "Usage: deno task pretrain [--flag value ...]   (deno run -A tools/pretrain.ts ...)",
+    "Usage: deno task pretrain [--flag value ...]   (deno run -A tools/pretraining/pretrain.ts ...)",
     "  flag                default",
     ...Object.entries(FLAG_NAMES).map(([name, key]) =>
       `  --${name.padEnd(18)}${shown(PRETRAIN_DEFAULTS[key])}`.trimEnd()

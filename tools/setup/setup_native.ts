@@ -2,7 +2,7 @@
  * Puts TensorFlow's native library under tfjs (the "tensorflow" backend) and says what it did.
  * Run by `tools/setup.sh`; safe to run again (a working engine is only checked).
  *
- *   deno run -A tools/setup_native.ts [--force] [--skip-prebuilt]
+ *   deno run -A tools/setup/setup_native.ts [--force] [--skip-prebuilt]
  *
  * For each package (`@tensorflow/tfjs-node-gpu` first when an NVIDIA driver is loaded, then
  * `@tensorflow/tfjs-node`), in this order:
@@ -29,9 +29,9 @@ import {
   packageDir,
   probeNative,
   TFJS_NODE_VERSION,
-} from "../lib/runtime/native.ts";
-import { cacheRoot, exists, REPO_ROOT } from "../lib/runtime/paths.ts";
-import { parseCli } from "./cli.ts";
+} from "../../lib/runtime/native.ts";
+import { cacheRoot, exists, REPO_ROOT } from "../../lib/runtime/paths.ts";
+import { parseCli } from "../cli.ts";
 
 /** The TensorFlow wheel the addon is built against (the C API is stable across 2.x). */
 export const WHEEL_TENSORFLOW_VERSION = "2.21.0";
@@ -40,7 +40,7 @@ const PREBUILT_HOST = "https://storage.googleapis.com";
 const LOCAL_PIP_INDEX = "/opt/pypi/simple";
 
 const USAGE =
-  `Usage: deno run -A tools/setup_native.ts [--force] [--skip-prebuilt]
+  `Usage: deno run -A tools/setup/setup_native.ts [--force] [--skip-prebuilt]
   --force          set up again even when an installed or cached engine works
   --skip-prebuilt  do not try the official prebuilt download
   --help           print this and exit`;

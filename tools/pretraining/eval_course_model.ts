@@ -1,14 +1,14 @@
 /**
  * Measures the course's Korean mini-BERT for its model card (models/ko-mini-bert/README.md):
  *
- * 1. held-out MLM/NSP (the fixed pairs and masks tools/pretrain.ts evaluates on), pretrained vs. a
+ * 1. held-out MLM/NSP (the fixed pairs and masks tools/pretraining/pretrain.ts evaluates on), pretrained vs. a
  *    randomly initialized model of the same config (seed 42);
  * 2. transfer to NSMC sentiment: full fine-tuning and feature extraction (frozen encoder, cached
  *    features, head only), each from the pretrained weights and from random init, with the same
  *    data, steps, seed and hyperparameters within each pair;
  * 3. fill-mask top-5 on a few Korean sentences.
  *
- *   deno run -A tools/eval_course_model.ts --model models/ko-mini-bert [--quick] [--out file.json]
+ *   deno run -A tools/pretraining/eval_course_model.ts --model models/ko-mini-bert [--quick] [--out file.json]
  *
  * `<model>/evaluation.json` is written only for a finished model folder (it has
  * `training_summary.json`) in full mode; any other run prints the JSON, or writes it to `--out`.
@@ -17,24 +17,24 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseOrExit, showHelp, wantsHelp } from "./cli.ts";
-import { initBackend } from "../lib/runtime/backend.ts";
-import { deviceReport } from "../lib/runtime/device.ts";
-import { CourseError } from "../lib/runtime/errors.ts";
-import { isQuickMode } from "../lib/runtime/mode.ts";
-import { AutoTokenizer, type BertTokenizer } from "../lib/text/mod.ts";
+import { parseOrExit, showHelp, wantsHelp } from "../cli.ts";
+import { initBackend } from "../../lib/runtime/backend.ts";
+import { deviceReport } from "../../lib/runtime/device.ts";
+import { CourseError } from "../../lib/runtime/errors.ts";
+import { isQuickMode } from "../../lib/runtime/mode.ts";
+import { AutoTokenizer, type BertTokenizer } from "../../lib/text/mod.ts";
 import {
   type Example,
   loadNsmc,
   sampleStratified,
   tokenizeForClassification,
   trainTestSplit,
-} from "../lib/data/mod.ts";
+} from "../../lib/data/mod.ts";
 import {
   BertConfig,
   BertForPreTraining,
   BertForSequenceClassification,
-} from "../lib/models/mod.ts";
+} from "../../lib/models/mod.ts";
 import {
   classificationReport,
   majorityClass,
@@ -42,16 +42,16 @@ import {
   type TextBaseline,
   tfidfLogisticRegression,
   Trainer,
-} from "../lib/train/mod.ts";
-import { pipeline } from "../lib/tasks/mod.ts";
+} from "../../lib/train/mod.ts";
+import { pipeline } from "../../lib/tasks/mod.ts";
 import {
   evaluatePretraining,
   heldoutExamples,
   PRETRAIN_DEFAULTS,
   readDocuments,
-} from "../lib/pretrain/mod.ts";
+} from "../../lib/pretrain/mod.ts";
 
-const REPO_ROOT = resolve(import.meta.dirname!, "..");
+const REPO_ROOT = resolve(import.meta.dirname!, "../..");
 
 export type EvalOptions = {
   modelDir: string;
@@ -91,7 +91,7 @@ export const FILL_MASK_SENTENCES = [
   "이 드라마 결말이 너무 [MASK].",
 ];
 
-/** Full sizes are the classroom NSMC run of tools/bench_finetune.ts; quick sizes only check the code path. */
+/** Full sizes are the classroom NSMC run of tools/bench/bench_finetune.ts; quick sizes only check the code path. */
 export function defaultEvalOptions(quick: boolean): EvalOptions {
   return {
     modelDir: join(REPO_ROOT, "models", "ko-mini-bert"),
@@ -911,22 +911,22 @@ export function parseEvalFlags(
 }
 
 const USAGE =
-  `Usage: deno run -A tools/eval_course_model.ts [--model models/ko-mini-bert] [--quick] [--out file.json]
+  `Usage: deno run -A tools/pretraining/eval_course_model.ts [--model models/ko-mini-bert] [--quick] [--out file.json]
        [--tokenizer dir] [--heldout file] [--full-lr x] [--feature-lr x] [--train n] [--test n]
        [--epochs n] [--feature-epochs n]
          held-out MLM/NSP, NSMC transfer and fill-mask for the model card
-       deno run -A tools/eval_course_model.ts --splits out.json name=dir [name=dir ...]
+       deno run -A tools/pretraining/eval_course_model.ts --splits out.json name=dir [name=dir ...]
          NSMC on 3 random splits: baselines and each model
-       deno run -A tools/eval_course_model.ts --full-nsmc out.json modelDir [minutes]
+       deno run -A tools/pretraining/eval_course_model.ts --full-nsmc out.json modelDir [minutes]
          fine-tuning on all of NSMC, within the time budget if given
-       deno run -A tools/eval_course_model.ts --card evaluation.json
+       deno run -A tools/pretraining/eval_course_model.ts --card evaluation.json
          the model card's tables from a report
   COURSE_QUICK=1 (or --quick) runs quick sizes. --help prints this.`;
 
 if (import.meta.main && wantsHelp(Deno.args)) showHelp(USAGE);
 
 if (import.meta.main && Deno.args[0] === "--splits") {
-  // deno run -A tools/eval_course_model.ts --splits out.json name=dir [name=dir ...]
+  // deno run -A tools/pretraining/eval_course_model.ts --splits out.json name=dir [name=dir ...]
   //   NSMC on 3 random splits: baselines and each model (see nsmcSplitComparison).
   const quick = isQuickMode();
   const defaults = defaultEvalOptions(quick);
@@ -962,7 +962,7 @@ if (import.meta.main && Deno.args[0] === "--splits") {
   await Deno.writeTextFile(Deno.args[1], json);
   console.log(JSON.stringify(report.mean_accuracy, null, 2));
 } else if (import.meta.main && Deno.args[0] === "--full-nsmc") {
-  // deno run -A tools/eval_course_model.ts --full-nsmc out.json modelDir [minutes]
+  // deno run -A tools/pretraining/eval_course_model.ts --full-nsmc out.json modelDir [minutes]
   const quick = isQuickMode();
   const backend = await initBackend();
   const modelDir = resolve(Deno.args[2]);
@@ -993,7 +993,7 @@ if (import.meta.main && Deno.args[0] === "--splits") {
   );
   console.log(JSON.stringify(result));
 } else if (import.meta.main && Deno.args[0] === "--card") {
-  // deno run -A tools/eval_course_model.ts --card models/ko-mini-bert/evaluation.json
+  // deno run -A tools/pretraining/eval_course_model.ts --card models/ko-mini-bert/evaluation.json
   console.log(resultsMarkdown(JSON.parse(Deno.readTextFileSync(Deno.args[1]))));
 } else if (import.meta.main) {
   const { options, out } = parseOrExit(USAGE, Deno.args, parseEvalFlags);

@@ -13,15 +13,15 @@
  * Output is deterministic: keys sorted, 1-space indent, trailing newline (the
  * way Jupyter writes files), so `--check` can compare bytes.
  *
- * Usage: deno run -A tools/generate_exercises.ts [--check] [--root DIR]
+ * Usage: deno run -A tools/notebooks/generate_exercises.ts [--check] [--root DIR]
  *   --check  write nothing; exit 1 when exercises/ differs from what it would write
  *   --root   the folder holding solutions/ and exercises/ (default: this repo)
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCli } from "./cli.ts";
+import { parseCli } from "../cli.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export const CODE_BEGIN = "// BEGIN SOLUTION";
 export const CODE_END = "// END SOLUTION";
@@ -212,7 +212,7 @@ export async function generateExercises(
 }
 
 const USAGE =
-  `Usage: deno run -A tools/generate_exercises.ts [--check] [--root DIR]
+  `Usage: deno run -A tools/notebooks/generate_exercises.ts [--check] [--root DIR]
   --check  write nothing; exit 1 when exercises/ differs from what it would write
   --root   the folder holding solutions/ and exercises/ (default: this repo)
   --help   print this and exit`;

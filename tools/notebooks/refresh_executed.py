@@ -4,9 +4,9 @@
 A copy in notebooks/executed/ keeps its outputs while the lesson's code cells are unchanged; when
 only Markdown changed (a sentence, a new section), this rebuilds the copy from the lesson's cells
 with the copy's outputs put back into the code cells, in order. A lesson whose code changed is
-left alone and named: re-run it (tools/browser_check.py --executed-dir notebooks/executed).
+left alone and named: re-run it (tools/notebooks/browser_check.py --executed-dir notebooks/executed).
 
-  .venv/bin/python tools/refresh_executed.py            # every lesson
+  .venv/bin/python tools/notebooks/refresh_executed.py            # every lesson
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.sign import NotebookNotary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXECUTED = ROOT / "notebooks" / "executed"
 
 

@@ -1,7 +1,7 @@
 /**
  * Training / inference speed of our BERT vs PyTorch on the same shapes (batch, seq, vocab 32000)
  * as ../shared/fixtures/torch-cpu-baseline.json. PyTorch runs in the same session, shape by shape
- * (tools/bench_torch.py), whenever a Python with torch and transformers is found (COURSE_PYTHON,
+ * (tools/bench/bench_torch.py), whenever a Python with torch and transformers is found (COURSE_PYTHON,
  * .venv, python3); only without one are the stored figures used, and the line says so.
  *
  *   deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
@@ -13,17 +13,17 @@
  * tfjs bytes, and wasm heap size (the heap only grows, so it is the peak).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/runtime/backend.ts";
+import { initBackend } from "../../lib/runtime/backend.ts";
 import {
   BertConfig,
   BertForSequenceClassification,
-} from "../lib/models/mod.ts";
-import { parseCli } from "./cli.ts";
+} from "../../lib/models/mod.ts";
+import { parseCli } from "../cli.ts";
 
 const USAGE =
   `Usage: deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
        [--warmup 2] [--profile] [--no-torch] [--baseline torch-cpu-baseline.json]
-  (deno task bench = deno run -A tools/bench_train.ts; --help prints this)`;
+  (deno task bench = deno run -A tools/bench/bench_train.ts; --help prints this)`;
 
 const { values: args } = parseCli(USAGE, {
   options: {
@@ -39,7 +39,7 @@ const { values: args } = parseCli(USAGE, {
     baseline: {
       type: "string",
       default: new URL(
-        "../../shared/fixtures/torch-cpu-baseline.json",
+        "../../../shared/fixtures/torch-cpu-baseline.json",
         import.meta.url,
       ).pathname,
     },
@@ -160,7 +160,7 @@ function profileTable(
 /** A Python that imports torch and transformers (COURSE_PYTHON, .venv, python3), or undefined. */
 const PYTHON = [
   Deno.env.get("COURSE_PYTHON"),
-  new URL("../.venv/bin/python", import.meta.url).pathname,
+  new URL("../../.venv/bin/python", import.meta.url).pathname,
   "python3",
 ].find((python) => {
   if (!python) return false;

@@ -11,7 +11,7 @@ It also guards against a Deno kernel race (see MAX_OUTPUT_BYTES): an output abov
 run, and a message that fails its signature check gets the notebook one more run.
 
 Usage:
-  python tools/run_notebook.py NOTEBOOK [NOTEBOOK ...] [--output PATH | --output-dir DIR]
+  python tools/notebooks/run_notebook.py NOTEBOOK [NOTEBOOK ...] [--output PATH | --output-dir DIR]
                                [--timeout SECONDS] [--grace SECONDS] [--env KEY=VALUE ...]
 
 Exit status 0 when every notebook ran; 1 when a cell failed (the report names the notebook, the
@@ -72,7 +72,7 @@ def peak_rss_bytes(pid: int) -> int | None:
 
 def course_run_record(quick: bool, seconds: float, peak_rss_bytes: int, ok: bool, **extra: Any) -> dict[str, Any]:
     """metadata.course_run of an executed copy: how and how long it ran (read by
-    tests/executed_copies_test.ts and tools/lesson_costs.py)."""
+    tests/executed_copies_test.ts and tools/notebooks/lesson_costs.py)."""
     return {
         "mode": "quick" if quick else "full",
         "seconds": round(seconds, 1),
@@ -386,7 +386,7 @@ def run_notebook_once(path: Path, output: Path | None, timeout: int, grace: floa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing cell ids are added just below
         nb = nbformat.read(path, as_version=4)
-    # nbformat 4.5 wants cell ids; notebooks built by tools/build_notebooks.ts have none.
+    # nbformat 4.5 wants cell ids; notebooks built by tools/notebooks/build_notebooks.ts have none.
     if nb.nbformat_minor >= 5:
         for cell in nb.cells:
             cell.setdefault("id", uuid.uuid4().hex[:8])

@@ -13,7 +13,7 @@
  * runs are interleaved (A B C, A B C, ...) so that load from other processes
  * falls on every engine alike.
  *
- * Usage: deno run -A tools/bench_inference.ts [--sentences 512] [--batch 32]
+ * Usage: deno run -A tools/bench/bench_inference.ts [--sentences 512] [--batch 32]
  *        [--runs 3] [--json out/bench_inference.json]
  * COURSE_QUICK=1 uses 64 sentences and one run.
  */
@@ -24,20 +24,20 @@ import {
   env as transformersEnv,
   pipeline as transformersPipeline,
 } from "@huggingface/transformers";
-import { resolveDataset } from "../lib/hub/mod.ts";
+import { resolveDataset } from "../../lib/hub/mod.ts";
 import {
   BertConfig,
   BertForSequenceClassification,
-} from "../lib/models/mod.ts";
-import { exportOnnx } from "../lib/models/onnx/mod.ts";
-import { getBackendInfo, initBackend } from "../lib/runtime/backend.ts";
-import { isQuickMode } from "../lib/runtime/mode.ts";
-import { pipeline } from "../lib/tasks/mod.ts";
-import { AutoTokenizer } from "../lib/text/mod.ts";
-import { parseCli } from "./cli.ts";
+} from "../../lib/models/mod.ts";
+import { exportOnnx } from "../../lib/models/onnx/mod.ts";
+import { getBackendInfo, initBackend } from "../../lib/runtime/backend.ts";
+import { isQuickMode } from "../../lib/runtime/mode.ts";
+import { pipeline } from "../../lib/tasks/mod.ts";
+import { AutoTokenizer } from "../../lib/text/mod.ts";
+import { parseCli } from "../cli.ts";
 
 const USAGE =
-  `Usage: deno run -A tools/bench_inference.ts [--sentences 512] [--batch 32]
+  `Usage: deno run -A tools/bench/bench_inference.ts [--sentences 512] [--batch 32]
        [--runs 3] [--json out/bench_inference.json]
   COURSE_QUICK=1 uses 64 sentences and one run. --help prints this.`;
 
@@ -54,7 +54,7 @@ const quick = isQuickMode();
 const sentenceCount = Number(args.sentences ?? (quick ? 64 : 512));
 const batchSize = Number(args.batch);
 const runs = Number(args.runs ?? (quick ? 1 : 3));
-const TOKENIZER_DIR = new URL("../models/ko-mini-bert", import.meta.url)
+const TOKENIZER_DIR = new URL("../../models/ko-mini-bert", import.meta.url)
   .pathname;
 
 async function nsmcReviews(count: number): Promise<string[]> {

@@ -4,30 +4,30 @@
  * the course Trainer: full fine-tuning, feature extraction with cached features, and feature
  * extraction recomputing the frozen encoder every step (to measure what caching saves).
  *
- *   COURSE_MIRROR=../shared/mirror deno run -A tools/bench_finetune.ts \
+ *   COURSE_MIRROR=../shared/mirror deno run -A tools/bench/bench_finetune.ts \
  *     [--tokenizer beomi/kcbert-base] [--model dir] [--runs full,features,features_nocache] \
  *     [--train 2000] [--test 500] [--out bench_finetune.json]
  *
  * Without --model the BERT is freshly initialized (seed 42): no pretrained Korean weights can be
  * downloaded here, so accuracy reflects 2 epochs from scratch; speed is what this compares.
- * The PyTorch recipe for the same run is tools/bench_finetune_torch.py.
+ * The PyTorch recipe for the same run is tools/bench/bench_finetune_torch.py.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/runtime/backend.ts";
-import { loadNsmc } from "../lib/data/datasets.ts";
-import { tokenizeForClassification } from "../lib/data/batching.ts";
-import { AutoTokenizer } from "../lib/text/mod.ts";
+import { initBackend } from "../../lib/runtime/backend.ts";
+import { loadNsmc } from "../../lib/data/datasets.ts";
+import { tokenizeForClassification } from "../../lib/data/batching.ts";
+import { AutoTokenizer } from "../../lib/text/mod.ts";
 import {
   BertConfig,
   BertForSequenceClassification,
-} from "../lib/models/mod.ts";
-import { Trainer } from "../lib/train/trainer.ts";
-import type { TrainingArguments } from "../lib/train/arguments.ts";
-import { paddingStats } from "../lib/data/batching.ts";
-import { parseCli } from "./cli.ts";
+} from "../../lib/models/mod.ts";
+import { Trainer } from "../../lib/train/trainer.ts";
+import type { TrainingArguments } from "../../lib/train/arguments.ts";
+import { paddingStats } from "../../lib/data/batching.ts";
+import { parseCli } from "../cli.ts";
 
 const USAGE =
-  `Usage: COURSE_MIRROR=../shared/mirror deno run -A tools/bench_finetune.ts [--tokenizer beomi/kcbert-base]
+  `Usage: COURSE_MIRROR=../shared/mirror deno run -A tools/bench/bench_finetune.ts [--tokenizer beomi/kcbert-base]
        [--model dir] [--runs full,features,features_nocache] [--train 2000] [--test 500]
        [--epochs 2] [--backend name] [--out bench_finetune.json]
   Without --model the BERT is freshly initialized (seed 42). --help prints this.`;
@@ -125,7 +125,7 @@ function cpuSeconds(): number {
 /** One small forward so kernel setup is not billed to the first run. */
 async function warmUp(): Promise<void> {
   const model = await makeModel();
-  const { collate } = await import("../lib/data/collate.ts");
+  const { collate } = await import("../../lib/data/collate.ts");
   const batch = collate(trainSet.slice(0, 16), {
     padTokenId: tokenizer.padTokenId,
   });

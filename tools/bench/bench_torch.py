@@ -1,10 +1,10 @@
-"""PyTorch side of `deno task bench` (tools/bench_train.ts runs it in the same session, shape by shape).
+"""PyTorch side of `deno task bench` (tools/bench/bench_train.ts runs it in the same session, shape by shape).
 
 Hugging Face BertForSequenceClassification, float32, torch.manual_seed(0); random token ids in
 [5, vocab), no padding; train step = zero_grad, forward with labels, backward, AdamW(lr 2e-5) step;
 inference step = eval + no_grad forward. Prints one JSON line: the median step time in seconds.
 
-    python tools/bench_torch.py --task train --layers 4 --hidden 256 --heads 4 --intermediate 1024 \
+    python tools/bench/bench_torch.py --task train --layers 4 --hidden 256 --heads 4 --intermediate 1024 \
         --vocab 32000 --batch 32 --seq 64 --warmup 3 --steps 10 [--threads 2]
 """
 import argparse

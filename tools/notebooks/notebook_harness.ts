@@ -1,13 +1,13 @@
 /**
  * Shared by the notebook tests and scripts: where the repo, the Python venv and
- * the offline mirror are, and how to run tools/run_notebook.py.
+ * the offline mirror are, and how to run tools/notebooks/run_notebook.py.
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const RUNNER = join(ROOT, "tools", "run_notebook.py");
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const RUNNER = join(ROOT, "tools", "notebooks", "run_notebook.py");
 /** Executed copies go here (ignored by git, visible to JupyterLab). */
 export const EXECUTED_DIR = join(ROOT, "out", "executed");
 
@@ -52,7 +52,7 @@ export async function runPython(
   };
 }
 
-/** Runs notebooks through tools/run_notebook.py (extra args go after the paths). */
+/** Runs notebooks through tools/notebooks/run_notebook.py (extra args go after the paths). */
 export function runNotebooks(
   notebooks: string[],
   extraArgs: string[] = [],

@@ -13,7 +13,7 @@ Reports, per notebook: wall time, the kernel's peak resident memory (VmHWM of th
 the long cells and their times, errors. Needs Debian's `chromium` + `chromium-driver` and
 `selenium` in .venv (`.venv/bin/pip install --no-deps selenium`); not part of CI.
 
-  .venv/bin/python tools/browser_check.py notebooks/04_*.ipynb --interrupt trainer.train:40 \
+  .venv/bin/python tools/notebooks/browser_check.py notebooks/04_*.ipynb --interrupt trainer.train:40 \
       --shots out/browser --report out/browser/report.json
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The open notebook's panel (JupyterLab keeps hidden panels of other tabs in the page).
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 TOKEN = "course-browser-check"
@@ -274,7 +274,7 @@ def check_notebook(notebook: Path, args: argparse.Namespace, lab: subprocess.Pop
         saved.metadata["course_run"] = course_run_record(
             quick=args.quick, seconds=report["wall_seconds"], peak_rss_bytes=peak_bytes,
             ok=not errors and not report["unexecuted_cells"],
-            runner="JupyterLab in Chromium (tools/browser_check.py)", long_cells=report["long_cells"])
+            runner="JupyterLab in Chromium (tools/notebooks/browser_check.py)", long_cells=report["long_cells"])
         for cell in saved.cells:
             cell.get("metadata", {}).pop("execution", None)
             cell.get("metadata", {}).pop("trusted", None)

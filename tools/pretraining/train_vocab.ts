@@ -1,7 +1,7 @@
 /**
  * Trains the course model's WordPiece vocabulary and the measurements that chose its size.
  *
- *   deno run -A tools/train_vocab.ts [--corpus .cache/corpus] [--sizes 8000,12000,16000] [--choose 12000]
+ *   deno run -A tools/pretraining/train_vocab.ts [--corpus .cache/corpus] [--sizes 8000,12000,16000] [--choose 12000]
  *
  * For each size: tokens per held-out sentence and per word, [UNK] rate, and the share of a
  * 4-layer/hidden-256 BERT's parameters that sits in the word-embedding matrix. KcBERT's and
@@ -12,13 +12,13 @@ import { join, resolve } from "node:path";
 import {
   buildBertWordPieceTokenizer,
   trainWordPiece,
-} from "../lib/text/train_wordpiece.ts";
+} from "../../lib/text/train_wordpiece.ts";
 import { publicFile } from "./build_corpus.ts";
-import { parseCli } from "./cli.ts";
+import { parseCli } from "../cli.ts";
 
-const REPO_ROOT = resolve(import.meta.dirname!, "..");
+const REPO_ROOT = resolve(import.meta.dirname!, "../..");
 
-/** The course model's shape (tools/pretrain.ts uses the same numbers). */
+/** The course model's shape (tools/pretraining/pretrain.ts uses the same numbers). */
 export const MINI_BERT_SHAPE = {
   hidden: 256,
   layers: 4,
@@ -101,9 +101,9 @@ function readVocabFile(path: string): Promise<string[]> {
 }
 
 const USAGE =
-  `Usage: deno run -A tools/train_vocab.ts [--corpus .cache/corpus] [--sizes 8000,12000,16000]
+  `Usage: deno run -A tools/pretraining/train_vocab.ts [--corpus .cache/corpus] [--sizes 8000,12000,16000]
        [--choose 12000] [--limit-alphabet 2000] [--out models/ko-mini-bert]
-  --corpus          folder with pretrain.txt and heldout.txt (tools/build_corpus.ts writes it)
+  --corpus          folder with pretrain.txt and heldout.txt (tools/pretraining/build_corpus.ts writes it)
   --sizes           vocabulary sizes to train and measure, comma-separated
   --choose          the size written to --out (trained even if not in --sizes)
   --limit-alphabet  distinct characters kept in the alphabet (default: 2000)

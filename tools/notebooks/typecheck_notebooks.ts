@@ -6,19 +6,19 @@
  * `.cache/typecheck/` (inside the repo, so `deno.json` imports like
  * `@course/lib` resolve) and all modules go through one `deno check`. Errors are
  * mapped back to "<notebook> cell N line L:C" (cells counted from 1 over all
- * cells, as in tools/run_notebook.py).
+ * cells, as in tools/notebooks/run_notebook.py).
  *
  * Skipped: cells starting with a shell/magic line (`!`, `%`), cells tagged
  * `skip-typecheck`, and cells whose first line is `// @skip-typecheck`.
  *
- * Usage: deno run -A tools/typecheck_notebooks.ts [notebook.ipynb | folder ...]
+ * Usage: deno run -A tools/notebooks/typecheck_notebooks.ts [notebook.ipynb | folder ...]
  * (default folders: notebooks, solutions, exercises)
  */
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseCli } from "./cli.ts";
+import { parseCli } from "../cli.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DEFAULT_FOLDERS = ["notebooks", "solutions", "exercises"];
 const SKIP_TAG = "skip-typecheck";
 const SKIP_COMMENT = "// @skip-typecheck";
@@ -173,7 +173,7 @@ export async function typecheckNotebooks(
 }
 
 const USAGE =
-  `Usage: deno run -A tools/typecheck_notebooks.ts [notebook.ipynb | folder ...]
+  `Usage: deno run -A tools/notebooks/typecheck_notebooks.ts [notebook.ipynb | folder ...]
   Type-checks the code cells of the notebooks given, or of every notebook in the folders given
   (default: ${DEFAULT_FOLDERS.join(", ")}). Exits 1 on a type error.
   --help  print this and exit`;

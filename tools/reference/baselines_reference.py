@@ -1,7 +1,7 @@
 """scikit-learn's predictions for tests/train_baselines_test.ts: the course's TF-IDF + logistic
 regression and naive Bayes (lib/train/baselines.ts) must agree with them on the same NSMC sample.
 
-    python tools/baselines_reference.py [--mirror ../shared/mirror] > tests/fixtures/baselines_sklearn.json
+    python tools/reference/baselines_reference.py [--mirror ../shared/mirror] > tests/fixtures/baselines_sklearn.json
 
 Sample: the first 600 non-empty NSMC train reviews (fit) and the first 400 test reviews (predict).
 """
@@ -16,7 +16,7 @@ from sklearn.naive_bayes import MultinomialNB
 
 here = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser()
-parser.add_argument("--mirror", default=os.environ.get("COURSE_MIRROR", os.path.join(here, "../../shared/mirror")))
+parser.add_argument("--mirror", default=os.environ.get("COURSE_MIRROR", os.path.join(here, "../../../shared/mirror")))
 args = parser.parse_args()
 
 

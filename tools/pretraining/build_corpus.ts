@@ -1,20 +1,20 @@
 /**
  * Builds the pretraining corpus of the course's Korean mini-BERT from the mirror's public Korean text.
  *
- *   deno run -A tools/build_corpus.ts [--out .cache/corpus] [--heldout 0.02] [--seed 42]
+ *   deno run -A tools/pretraining/build_corpus.ts [--out .cache/corpus] [--heldout 0.02] [--seed 42]
  *
  * Output is BERT's pretraining format: one sentence per line, a blank line between documents.
  * The recipe (what is in, what is out and why) is docs/corpus.md; keep the two in sync.
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { resolveUrl } from "../lib/hub/mod.ts";
-import { parseCli } from "./cli.ts";
+import { resolveUrl } from "../../lib/hub/mod.ts";
+import { parseCli } from "../cli.ts";
 
 /** A document is an ordered list of sentences; NSP takes its "next sentence" pairs from inside one. */
 export type CorpusDocument = { source: string; sentences: string[] };
 
-const REPO_ROOT = resolve(import.meta.dirname!, "..");
+const REPO_ROOT = resolve(import.meta.dirname!, "../..");
 const GH = "https://raw.githubusercontent.com";
 
 /** Every public file this tool reads, by role. Evaluation files are read only to remove their text. */
@@ -360,7 +360,7 @@ export async function buildCorpus(): Promise<CorpusDocument[]> {
 }
 
 const USAGE =
-  `Usage: deno run -A tools/build_corpus.ts [--out .cache/corpus] [--heldout 0.02] [--seed 42]
+  `Usage: deno run -A tools/pretraining/build_corpus.ts [--out .cache/corpus] [--heldout 0.02] [--seed 42]
   --out      folder for pretrain.txt, heldout.txt and stats.json (default: .cache/corpus)
   --heldout  share of documents kept out of training (default: 0.02)
   --seed     seed of the held-out split (default: 42)

@@ -18,7 +18,7 @@ is enough). Offline, two things are redirected and nothing else is changed:
 
 Needs torch, transformers (5.x), accelerate, datasets and scikit-learn in the Python it runs with.
 
-Usage: python tools/check_python_snippets.py [--python PY] [--timeout S] [--file X.py] [NN ...]
+Usage: python tools/notebooks/check_python_snippets.py [--python PY] [--timeout S] [--file X.py] [NN ...]
   NN: lesson numbers to run (default: all). Exit status 1 when a snippet fails or a lesson 00-08
   has no snippet.
 """
@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LESSONS = ROOT / "course" / "notebooks"
 HEADING = "## Python에서는"
 
