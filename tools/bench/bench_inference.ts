@@ -3,8 +3,8 @@
  * the course's size (4 layers, hidden 256, randomly initialized: speed does
  * not depend on the weights), run three ways:
  *
- *   - our pipeline("sentiment-analysis") on tfjs (backend: wasm unless
- *     COURSE_BACKEND says otherwise)
+ *   - our pipeline("sentiment-analysis") on tfjs (the default engine:
+ *     native when installed; COURSE_BACKEND=wasm for the fallback)
  *   - our pipeline on the exported ONNX graph (onnxruntime-node)
  *   - transformers.js pipeline("text-classification") on the same export
  *
@@ -167,7 +167,7 @@ try {
     } tokens on average (max 128), batch ${batchSize}, ${runs} run(s)`,
   );
 
-  const backend = await initBackend(Deno.env.get("COURSE_BACKEND") ?? "wasm");
+  const backend = await initBackend();
   const config = new BertConfig({
     vocab_size: tokenizer.vocabSize,
     hidden_size: 256,

@@ -4,7 +4,7 @@
  *
  *   deno task pretrain --minutes 480 --max-steps 30000
  *   deno run -A tools/pretraining/pretrain.ts --minutes 5 --max-steps 200      (a short check)
- *   deno task pretrain --minutes 480 --max-steps 30000 --workers 2  (on two CPU cores)
+ *   deno task pretrain --minutes 480 --max-steps 30000 --workers 2  (wasm, two cores)
  *
  * Resumable: every `--save-minutes` (and when the time budget ends) it writes
  * `<out>/checkpoint-<step>/` (model, AdamW moments, data position); a new run continues from the
@@ -20,7 +20,10 @@
  * way, so a run can resume with another `--workers`. Only dropout masks differ (drawn per slice),
  * so N workers train as well as one, not bit for bit the same run. Measured on two idle cores
  * (continuing the course model, same batches, steps 1-120): 1.19 steps/s with `--workers 2`
- * against 0.70 with one, a 1.70x speed-up, for 2.7 instead of 2.2 GB peak memory.
+ * against 0.70 with one, a 1.70x speed-up, for 2.7 instead of 2.2 GB peak memory. That is on
+ * wasm. The native engine (the default) already uses every core inside TensorFlow, so workers only
+ * add copying there; measured the same way (steps 1-80): 2.1-2.6 steps/s, 47 s, 2.30 GB peak with
+ * one worker against 2.0-2.3 steps/s, 52 s, 2.71 GB with `--workers 2`. Keep 1 on native.
  *
  * Why the loss is not `BertForPreTraining.forward`'s: HF's head scores all positions against the
  * whole vocabulary, but only the ~15% masked positions count. Scoring only those (`MlmHead.applyAt`,
