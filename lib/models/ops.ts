@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // `register_all_gradients` has extensionless imports that Deno cannot load).
 import "@tensorflow/tfjs";
 import { registerWasmKernels } from "./kernels/unsorted_segment_sum.ts";
+import { nativeKernels, statelessUniform } from "../runtime/native_ops.ts";
 
 registerWasmKernels();
 
@@ -25,10 +26,7 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
-/** True on TensorFlow's native library, where transposed matmul operands cost nothing. */
-export function nativeKernels(): boolean {
-  return tf.getBackend() === "tensorflow";
-}
+export { nativeKernels };
 
 /** `a · b` (or `a · bᵀ` with transposeB) for 2-D or batched operands, fast backward. */
 export function matMul(
@@ -104,24 +102,27 @@ function columnSums(x: tf.Tensor2D): tf.Tensor1D {
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact GELU, `0.5·x·(1 + erf(x/√2))` (HF "gelu"), with its analytic gradient. */
+/**
+ * Exact GELU, `x·Φ(x)` with `Φ(x) = 0.5·(1 + erf(x/√2))` (HF "gelu"), with its analytic gradient
+ * `Φ(x) + x·φ(x)`. Φ is kept from the forward pass for the backward, which then costs the
+ * Gaussian density only.
+ */
 export function geluErf(x: tf.Tensor): tf.Tensor {
   const op = tf.customGrad((x, save) => {
-    (save as tf.GradSaveFunc)([x as tf.Tensor]);
-    const value = tf.tidy(() => {
-      const cdf = tf.mul(
-        0.5,
-        tf.add(1, tf.erf(tf.mul(x as tf.Tensor, SQRT_HALF))),
-      );
-      return tf.mul(x as tf.Tensor, cdf);
-    });
+    const cdf = tf.tidy(() =>
+      tf.add(0.5, tf.mul(tf.erf(tf.mul(x as tf.Tensor, SQRT_HALF)), 0.5))
+    );
+    (save as tf.GradSaveFunc)([x as tf.Tensor, cdf]);
+    const value = tf.mul(x as tf.Tensor, cdf);
     return {
       value,
-      gradFunc: (dy: tf.Tensor, [x]: tf.Tensor[]) =>
+      gradFunc: (dy: tf.Tensor, [x, cdf]: tf.Tensor[]) =>
         tf.tidy(() => {
-          const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT_HALF))));
-          const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x))));
-          return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+          const xPdf = tf.mul(
+            tf.mul(x, INV_SQRT_2PI),
+            tf.exp(tf.mul(tf.square(x), -0.5)),
+          );
+          return tf.mul(dy, tf.add(cdf, xPdf));
         }),
     };
   });
@@ -239,7 +240,13 @@ export function embeddingLookup(
   return tf.reshape(rows, [...ids.shape, table.shape[1]]);
 }
 
-/** Inverted dropout, seeded. Identity when not training or rate 0. */
+/**
+ * Inverted dropout, seeded: each element is kept with probability 1 − rate and scaled by
+ * 1/(1 − rate). Identity when not training or rate 0. On the native engine the mask comes from
+ * TensorFlow's Philox generator (`tf.dropout` draws its numbers in JavaScript, about a sixth of a
+ * BERT training step); elsewhere from `tf.dropout`. The same seed gives the same mask on one
+ * engine, not across engines.
+ */
 export function dropout(
   x: tf.Tensor,
   rate: number,
@@ -247,5 +254,23 @@ export function dropout(
   seed: number,
 ): tf.Tensor {
   if (!training || rate <= 0) return x;
-  return tf.dropout(x, rate, undefined, seed);
+  if (!nativeKernels()) return tf.dropout(x, rate, undefined, seed);
+  const scaledMask = tf.tidy(() =>
+    tf.mul(
+      tf.cast(
+        tf.greaterEqual(
+          statelessUniform(x.shape, [seed, DROPOUT_STREAM]),
+          rate,
+        ),
+        "float32",
+      ),
+      1 / (1 - rate),
+    )
+  );
+  const dropped = tf.mul(x, scaledMask);
+  scaledMask.dispose();
+  return dropped;
 }
+
+/** Second seed word of dropout masks (the first is the per-call seed). */
+const DROPOUT_STREAM = 0x5eed;

@@ -4,7 +4,10 @@ import { formatBytes } from "./format.ts";
 export interface MemoryReport {
   /** Live tfjs tensors: a number that keeps growing during training means a leak (missing tf.tidy). */
   numTensors: number;
-  /** Bytes held by live tfjs tensors. */
+  /**
+   * Bytes held by live tfjs tensors. On the native engine AdamW's moments live in TensorFlow
+   * resource variables (lib/runtime/native_ops.ts), outside this count; `rssBytes` includes them.
+   */
   tensorBytes: number;
   /** Resident memory of the whole Deno process (tensors, V8 heap, native code). */
   rssBytes: number;
