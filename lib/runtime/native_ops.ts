@@ -148,6 +148,11 @@ export class ResourceVariable {
     ], [this.handle]);
   }
 
+  /** Drops the buffer (the variable then holds an empty tensor until the next `assign`). */
+  release(): void {
+    tf.tidy(() => this.assign(tf.zeros([0])));
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

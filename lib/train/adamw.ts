@@ -1,8 +1,9 @@
 /**
  * AdamW as torch.optim.AdamW computes it: decoupled weight decay (p *= 1 - lr*wd), bias-corrected
- * moments, eps added after the bias-corrected sqrt(v). Moments live on the device as tf.Variables;
- * the step count is per parameter, as in torch, so a parameter unfrozen later starts its own
- * bias correction from step 1.
+ * moments, eps added after the bias-corrected sqrt(v). Moments live on the device: as tfjs
+ * variables updated with tfjs ops, or on the native engine in TensorFlow resource variables updated
+ * by one fused kernel per parameter (`NativeMoments`). The step count is per parameter, as in
+ * torch, so a parameter unfrozen later starts its own bias correction from step 1.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { CourseError } from "../runtime/errors.ts";
@@ -103,16 +104,17 @@ class TfjsMoments {
 
 /**
  * Moments in TensorFlow resource variables, updated by `ResourceApplyAdam`, one fused in-place
- * kernel instead of ~14 tfjs ops (native engine only). The parameter has a resource twin that
- * the kernel updates; the tfjs variable then holds its value again. The twin is re-synchronised
- * whenever the tfjs variable was changed by anything else (a checkpoint load, a user's assign).
+ * kernel instead of ~14 tfjs ops (native engine only). The kernel needs the parameter as a
+ * resource too: each step copies the (decayed) tfjs value into a resource twin, updates it, and
+ * hands the buffer back to the tfjs variable. The twin is emptied after the step, so between
+ * steps the parameter exists once (an optimizer kept alive costs its moments only, as in torch),
+ * and whatever assigned the tfjs variable in between (a checkpoint load) is what gets updated.
  *
  * TensorFlow's Adam puts ε inside the bias-corrected step, `lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v+ε̂)`; with
  * ε̂ = ε·√(1−β2ᵗ) that is exactly torch's `lr/(1−β1ᵗ)·m/(√v/√(1−β2ᵗ)+ε)`.
  */
 class NativeMoments {
   private twin?: ResourceVariable;
-  private twinDataId: unknown;
 
   constructor(readonly m: ResourceVariable, readonly v: ResourceVariable) {}
 
@@ -137,12 +139,12 @@ class NativeMoments {
     scalars: AdamScalars,
   ): void {
     tf.tidy(() => {
-      const twin = this.twin ??= new ResourceVariable(param.shape, param);
-      if (h.decayFactor !== 1) twin.assign(tf.mul(param, h.decayFactor));
-      else if (param.dataId !== this.twinDataId) twin.assign(param);
-      applyAdam(twin, this.m, this.v, scalars, grad);
-      param.assign(twin.read());
-      this.twinDataId = param.dataId;
+      const start = h.decayFactor === 1 ? param : tf.mul(param, h.decayFactor);
+      if (this.twin) this.twin.assign(start);
+      else this.twin = new ResourceVariable(param.shape, start);
+      applyAdam(this.twin, this.m, this.v, scalars, grad);
+      param.assign(this.twin.read());
+      this.twin.release();
     });
   }
 
