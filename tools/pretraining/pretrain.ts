@@ -22,8 +22,9 @@
  * (continuing the course model, same batches, steps 1-120): 1.19 steps/s with `--workers 2`
  * against 0.70 with one, a 1.70x speed-up, for 2.7 instead of 2.2 GB peak memory. That is on
  * wasm. The native engine (the default) already uses every core inside TensorFlow, so workers only
- * add copying there; measured the same way (steps 1-80): 2.1-2.6 steps/s, 47 s, 2.30 GB peak with
- * one worker against 2.0-2.3 steps/s, 52 s, 2.71 GB with `--workers 2`. Keep 1 on native.
+ * add copying there; measured the same way (steps 1-80, before AdamW used TensorFlow's fused
+ * kernel): 2.1-2.6 steps/s, 47 s, 2.30 GB peak with one worker against 2.0-2.3 steps/s, 52 s,
+ * 2.71 GB with `--workers 2`. Keep 1 on native.
  *
  * Why the loss is not `BertForPreTraining.forward`'s: HF's head scores all positions against the
  * whole vocabulary, but only the ~15% masked positions count. Scoring only those (`MlmHead.applyAt`,
