@@ -42,9 +42,9 @@ import { TASKS as TOKEN_CLASSIFICATION } from "./token_classification/pipeline.t
 
 /**
  * The engine used when a pipeline does not name one. For inference on CPU
- * onnxruntime is about 2.7x faster than tfjs on the native engine and 7x faster
- * than tfjs-wasm (tools/bench/bench_inference.ts, 2 cores: 1,040 vs 385 vs 150
- * sentences/s).
+ * onnxruntime is faster than tfjs: 1,128 vs 746 sentences/s on the native engine
+ * (tools/bench/bench_inference.ts, 2 cores, 2026-12-04), and about 7x tfjs-wasm
+ * (1,040 vs 150 on 2026-12-03).
  */
 export const DEFAULT_ENGINE: EngineName = "onnx";
 
