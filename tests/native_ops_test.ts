@@ -7,7 +7,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { AdamW } from "../lib/train/adamw.ts";
-import { clipByGlobalNorm } from "../lib/train/clipping.ts";
+import {
+  assertTorchFinalWeights,
+  runAdamwReference,
+  trainReference,
+} from "./adamw_reference.ts";
 import { dropout, geluErf } from "../lib/models/ops.ts";
 import { statelessUniform } from "../lib/runtime/native_ops.ts";
 import { useBackend } from "./models_util.ts";
@@ -15,12 +19,6 @@ import { useBackend } from "./models_util.ts";
 const nativeHere = await useBackend("tensorflow");
 await tf.setBackend("cpu");
 const ignore = !nativeHere;
-
-const reference = JSON.parse(
-  await Deno.readTextFile(
-    new URL("./fixtures/train_reference.json", import.meta.url),
-  ),
-);
 
 async function onBackend<T>(name: string, f: () => Promise<T>): Promise<T> {
   assert.ok(await useBackend(name), `backend ${name}`);
@@ -98,41 +96,22 @@ Deno.test({
   ignore,
   async fn() {
     await onBackend("tensorflow", async () => {
-      const r = reference.adamw;
-      const params = new Map<string, tf.Variable>(
-        Object.entries(r.init).map((
-          [name, value],
-        ) => [name, tf.variable(tf.tensor(value as number[]))]),
-      );
+      const r = trainReference.adamw;
       const before = tf.memory().numTensors;
-      const optimizer = new AdamW({ weightDecay: r.weight_decay });
-      for (let step = 0; step < 3; step++) {
-        const grads = new Map<string, tf.Tensor>(
-          Object.entries(r.grads[step]).map((
-            [name, value],
-          ) => [name, tf.tensor(value as number[])]),
-        );
-        const { grads: clipped, norm } = clipByGlobalNorm(
-          grads,
-          r.max_grad_norm,
-        );
-        optimizer.applyGradients(params, clipped, r.lrs[step]);
-        tf.dispose([...grads.values(), ...clipped.values(), norm]);
-      }
-      for (const [name, want] of Object.entries(r.final)) {
-        const got = await params.get(name)!.data();
-        (want as number[]).flat().forEach((v, i) =>
-          assert.ok(Math.abs(got[i] - v) < 2e-6, `${name}[${i}]`)
-        );
-      }
+      const { params, optimizer } = await runAdamwReference();
+      await assertTorchFinalWeights(params);
       const state = await optimizer.stateDict();
       const sq = state.tensors.get("dense.weight.exp_avg_sq")!;
       (r.exp_avg_sq_weight as number[][]).flat().forEach((v, i) =>
         assert.ok(Math.abs(sq.data[i] - v) < 1e-6)
       );
       optimizer.dispose();
-      assert.equal(tf.memory().numTensors, before, "moments and scalars freed");
       tf.dispose([...params.values()]);
+      assert.equal(
+        tf.memory().numTensors,
+        before,
+        "moments, scalars and weights freed",
+      );
     });
   },
 });

@@ -1,7 +1,7 @@
 /** AdamW, clipping and schedules against torch / transformers (tests/fixtures/train_reference.json). */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, shouldDecay } from "../lib/train/adamw.ts";
+import { shouldDecay } from "../lib/train/adamw.ts";
 import { clipByGlobalNorm } from "../lib/train/clipping.ts";
 import {
   float32Tensors,
@@ -14,41 +14,22 @@ import {
   resolveWarmupSteps,
 } from "../lib/train/schedules.ts";
 import { useCpu } from "./train_toy_model.ts";
+import {
+  assertTorchFinalWeights,
+  runAdamwReference,
+  trainReference,
+} from "./adamw_reference.ts";
 
 await useCpu();
-const reference = JSON.parse(
-  await Deno.readTextFile(
-    new URL("./fixtures/train_reference.json", import.meta.url),
-  ),
-);
+const reference = trainReference;
 
 Deno.test("AdamW + global-norm clipping match torch.optim.AdamW over 3 steps", async () => {
   const r = reference.adamw;
-  const params = new Map<string, tf.Variable>(
-    Object.entries(r.init).map((
-      [name, value],
-    ) => [name, tf.variable(tf.tensor(value as number[]))]),
+  const { params, optimizer, normsBeforeClip } = await runAdamwReference();
+  normsBeforeClip.forEach((norm, step) =>
+    assert.ok(Math.abs(norm - r.grad_norms_before_clip[step]) < 1e-4)
   );
-  const optimizer = new AdamW({ weightDecay: r.weight_decay });
-  for (let step = 0; step < 3; step++) {
-    const grads = new Map<string, tf.Tensor>(
-      Object.entries(r.grads[step]).map((
-        [name, value],
-      ) => [name, tf.tensor(value as number[])]),
-    );
-    const { grads: clipped, norm } = clipByGlobalNorm(grads, r.max_grad_norm);
-    assert.ok(
-      Math.abs((await norm.data())[0] - r.grad_norms_before_clip[step]) < 1e-4,
-    );
-    optimizer.applyGradients(params, clipped, r.lrs[step]);
-    tf.dispose([...grads.values(), ...clipped.values(), norm]);
-  }
-  for (const [name, want] of Object.entries(r.final)) {
-    const got = await params.get(name)!.data();
-    (want as number[]).flat().forEach((v, i) =>
-      assert.ok(Math.abs(got[i] - v) < 2e-6, `${name}[${i}]`)
-    );
-  }
+  await assertTorchFinalWeights(params);
   // The state round-trips through optimizer.safetensors bytes.
   const state = await optimizer.stateDict();
   const decoded = parseSafetensors(

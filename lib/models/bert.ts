@@ -5,7 +5,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BertConfig } from "./config.ts";
 import { Embedding, LayerNorm, Linear } from "./layers.ts";
-import { activation, dropout, linear, matMul, nativeKernels } from "./ops.ts";
+import { activation, dropout, linear, matMul } from "./ops.ts";
+import { nativeKernels } from "../runtime/native_ops.ts";
 import type { ParameterList } from "./parameters.ts";
 import { BertPreTrainedModel, type ModelOptions } from "./pretrained.ts";
 import { CourseError } from "../runtime/errors.ts";

@@ -26,8 +26,6 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
-export { nativeKernels };
-
 /** `a · b` (or `a · bᵀ` with transposeB) for 2-D or batched operands, fast backward. */
 export function matMul(
   a: tf.Tensor,

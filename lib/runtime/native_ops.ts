@@ -105,7 +105,8 @@ export class ResourceVariable {
   readonly handle: tf.Tensor;
   private disposed = false;
 
-  constructor(readonly shape: number[], initial?: tf.Tensor) {
+  /** A new variable holding a copy of `initial` (its shape and values). */
+  constructor(initial: tf.Tensor) {
     const backend = nodeBackend();
     const { binding } = backend;
     resourceCount += 1;
@@ -118,11 +119,14 @@ export class ResourceVariable {
           value: `course_resource_${resourceCount}`,
         },
         typeAttr(binding, "dtype", "float32"),
-        { name: "shape", type: binding.TF_ATTR_SHAPE, value: shape },
+        {
+          name: "shape",
+          type: binding.TF_ATTR_SHAPE,
+          value: initial.shape,
+        },
       ], []),
     );
-    if (initial) this.assign(initial);
-    else tf.tidy(() => this.assign(tf.zeros(shape)));
+    this.assign(initial);
   }
 
   /** Copies `value` (same shape) into the variable. */

@@ -49,15 +49,6 @@ interface StepHyper {
 class TfjsMoments {
   constructor(readonly expAvg: tf.Variable, readonly expAvgSq: tf.Variable) {}
 
-  static zeros(param: tf.Variable): TfjsMoments {
-    const zeros = tf.zerosLike(param);
-    try {
-      return TfjsMoments.from(zeros, zeros);
-    } finally {
-      zeros.dispose();
-    }
-  }
-
   static from(expAvg: tf.Tensor, expAvgSq: tf.Tensor): TfjsMoments {
     return new TfjsMoments(
       tf.variable(expAvg, false, undefined, "float32"),
@@ -118,17 +109,10 @@ class NativeMoments {
 
   constructor(readonly m: ResourceVariable, readonly v: ResourceVariable) {}
 
-  static zeros(shape: number[]): NativeMoments {
-    return new NativeMoments(
-      new ResourceVariable(shape),
-      new ResourceVariable(shape),
-    );
-  }
-
   static from(expAvg: tf.Tensor, expAvgSq: tf.Tensor): NativeMoments {
     return new NativeMoments(
-      new ResourceVariable(expAvg.shape, expAvg),
-      new ResourceVariable(expAvgSq.shape, expAvgSq),
+      new ResourceVariable(expAvg),
+      new ResourceVariable(expAvgSq),
     );
   }
 
@@ -141,7 +125,7 @@ class NativeMoments {
     tf.tidy(() => {
       const start = h.decayFactor === 1 ? param : tf.mul(param, h.decayFactor);
       if (this.twin) this.twin.assign(start);
-      else this.twin = new ResourceVariable(param.shape, start);
+      else this.twin = new ResourceVariable(start);
       applyAdam(this.twin, this.m, this.v, scalars, grad);
       param.assign(this.twin.read());
       this.twin.release();
@@ -157,6 +141,16 @@ class NativeMoments {
     this.m.dispose();
     this.v.dispose();
   }
+}
+
+/** Moments starting from these values, on the engine that will update them. */
+function momentsFrom(
+  expAvg: tf.Tensor,
+  expAvgSq: tf.Tensor,
+): TfjsMoments | NativeMoments {
+  return nativeKernels()
+    ? NativeMoments.from(expAvg, expAvgSq)
+    : TfjsMoments.from(expAvg, expAvgSq);
 }
 
 /** The shared scalars of a native step, one set per (step count) within one update. */
@@ -250,12 +244,12 @@ export class AdamW {
   private momentsFor(name: string, param: tf.Variable): MomentState {
     let state = this.state.get(name);
     if (!state) {
-      state = {
-        moments: nativeKernels()
-          ? NativeMoments.zeros(param.shape)
-          : TfjsMoments.zeros(param),
-        step: 0,
-      };
+      const zeros = tf.zerosLike(param);
+      try {
+        state = { moments: momentsFrom(zeros, zeros), step: 0 };
+      } finally {
+        zeros.dispose();
+      }
       this.state.set(name, state);
     }
     return state;
@@ -314,10 +308,7 @@ export class AdamW {
       const m = tf.tensor(expAvg.data, expAvg.shape, "float32");
       const v = tf.tensor(expAvgSq.data, expAvgSq.shape, "float32");
       try {
-        const moments = nativeKernels()
-          ? NativeMoments.from(m, v)
-          : TfjsMoments.from(m, v);
-        this.state.set(name, { moments, step });
+        this.state.set(name, { moments: momentsFrom(m, v), step });
       } finally {
         tf.dispose([m, v]);
       }
