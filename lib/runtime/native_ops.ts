@@ -37,6 +37,14 @@ interface NodeBackend {
     inputs: tf.Tensor[],
     numOutputs: number,
   ): tf.Tensor[];
+  loadSavedModelMetaGraph(path: string, tags: string): number;
+  runSavedModel(
+    id: number,
+    inputs: tf.Tensor[],
+    inputTensorInfos: { name: string; tfDtype: string }[],
+    outputOpNames: string[],
+  ): tf.Tensor[];
+  deleteSavedModel(id: number): void;
 }
 interface OpAttr {
   name: string;
@@ -49,7 +57,8 @@ export function nativeKernels(): boolean {
   return tf.getBackend() === "tensorflow";
 }
 
-function nodeBackend(): NodeBackend {
+/** tfjs-node's backend object, with the binding calls the course uses. */
+export function nodeBackend(): NodeBackend {
   if (!nativeKernels()) {
     throw new Error(
       `native TensorFlow ops need the "tensorflow" backend, not ${tf.getBackend()}`,

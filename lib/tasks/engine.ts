@@ -1,12 +1,13 @@
 /**
  * What a task pipeline needs from a model: run a padded batch and hand back
  * named float32 outputs (Hugging Face names: logits, start_logits, ...).
- * Two engines implement it: our tfjs BERT and onnxruntime on the exported
- * ONNX graph (the runtime transformers.js uses).
+ * Three engines implement it: our tfjs BERT, onnxruntime on the exported
+ * ONNX graph (the runtime transformers.js uses), and TensorFlow's graph
+ * runtime on the same graph translated (native backend only).
  */
 import type { PaddedBatch } from "./batching.ts";
 
-export type EngineName = "tfjs" | "onnx";
+export type EngineName = "tfjs" | "onnx" | "tensorflow";
 
 export interface OutputTensor {
   data: Float32Array;

@@ -1,7 +1,8 @@
 /**
  * `pipeline(task, model, options)`: Hugging Face's one-line inference API on
  * our models. A pipeline tokenizes, batches with dynamic padding, runs an
- * engine (our tfjs BERT, or onnxruntime on the exported ONNX graph) and turns
+ * engine (our tfjs BERT, onnxruntime on the exported ONNX graph, or TensorFlow's
+ * graph runtime on the same graph) and turns
  * logits into labels, tokens, entities or answers.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -33,6 +34,7 @@ import { AutoTokenizer, type BertTokenizer } from "../text/mod.ts";
 import type { TaskContext, TaskModelConfig } from "./context.ts";
 import type { EngineName, InferenceEngine } from "./engine.ts";
 import { createOnnxEngine } from "./engine_onnx.ts";
+import { createTensorflowEngine } from "./engine_tensorflow.ts";
 import { createTfjsEngine, type ForwardModel } from "./engine_tfjs.ts";
 import { TASKS as FILL_MASK } from "./fill_mask/pipeline.ts";
 import { TASKS as QUESTION_ANSWERING } from "./question_answering/pipeline.ts";
@@ -47,6 +49,8 @@ import { TASKS as TOKEN_CLASSIFICATION } from "./token_classification/pipeline.t
  * (1,040 vs 150 on 2026-12-03).
  */
 export const DEFAULT_ENGINE: EngineName = "onnx";
+
+const ENGINES: readonly EngineName[] = ["onnx", "tfjs", "tensorflow"];
 
 /**
  * The implementation of each task of the head table (lib/models/head_table.ts),
@@ -86,7 +90,10 @@ export type TaskSignatures =
 export type TaskName = keyof TaskSignatures;
 
 export interface PipelineOptions {
-  /** "onnx" (onnxruntime, default) or "tfjs" (our BERT on the tfjs backend). */
+  /**
+   * "onnx" (onnxruntime, default), "tfjs" (our BERT on the tfjs backend) or
+   * "tensorflow" (TensorFlow's graph runtime; native backend only).
+   */
   engine?: EngineName;
   /** Tokenizer folder / Hub id, or a loaded tokenizer. Default: the model's. */
   tokenizer?: string | BertTokenizer;
@@ -164,11 +171,11 @@ export async function pipeline<T extends TaskName>(
     );
   }
   let engineName = options.engine ?? DEFAULT_ENGINE;
-  if (engineName !== "onnx" && engineName !== "tfjs") {
+  if (!ENGINES.includes(engineName)) {
     throw new CourseError(
       "TASK_UNKNOWN_ENGINE",
       `unknown engine "${engineName}"`,
-      'engine은 "onnx"(onnxruntime) 또는 "tfjs" 중 하나입니다.',
+      'engine은 "onnx"(onnxruntime), "tfjs", "tensorflow"(TensorFlow 그래프) 중 하나입니다.',
     );
   }
   const batchSize = options.batchSize ?? 32;
@@ -189,6 +196,8 @@ export async function pipeline<T extends TaskName>(
   try {
     loaded = engineName === "onnx"
       ? await onnxEngine(spec, source, options.threads)
+      : engineName === "tensorflow"
+      ? await tensorflowEngine(spec, source)
       : await tfjsEngine(spec, source);
   } catch (error) {
     // The default engine falls back when onnxruntime cannot run here; an
@@ -381,24 +390,58 @@ async function tfjsEngine(
   };
 }
 
-/**
- * Uses `<dir>/onnx/model.onnx` when the folder is an export for this task;
- * otherwise exports the weights to a temporary folder first.
- */
 async function onnxEngine(
   spec: TaskSpec,
   source: ModelSource,
   threads?: number,
 ): Promise<LoadedEngine> {
+  const graph = await onnxGraph(spec, source);
+  try {
+    return {
+      engine: await createOnnxEngine(graph.modelPath, { threads }),
+      cleanup: graph.cleanup,
+    };
+  } catch (error) {
+    await graph.cleanup();
+    throw error;
+  }
+}
+
+async function tensorflowEngine(
+  spec: TaskSpec,
+  source: ModelSource,
+): Promise<LoadedEngine> {
+  const graph = await onnxGraph(spec, source);
+  const tempDir = await mkdtemp(join(tmpdir(), "course-tf-graph-"));
+  const cleanup = async () => {
+    await rm(tempDir, { recursive: true, force: true });
+    await graph.cleanup();
+  };
+  try {
+    return {
+      engine: await createTensorflowEngine(graph.modelPath, tempDir),
+      cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/**
+ * The ONNX graph for this task: `<dir>/onnx/model.onnx` when the folder is an
+ * export for this task; otherwise the weights exported to a temporary folder.
+ */
+async function onnxGraph(
+  spec: TaskSpec,
+  source: ModelSource,
+): Promise<{ modelPath: string; cleanup(): Promise<void> }> {
   const exported = source.dir && join(source.dir, "onnx", "model.onnx");
   if (
     exported && existsSync(exported) &&
     !hasWeights(source.dir!)
   ) {
-    return {
-      engine: await createOnnxEngine(exported, { threads }),
-      cleanup: () => Promise.resolve(),
-    };
+    return { modelPath: exported, cleanup: () => Promise.resolve() };
   }
   const tempDir = await mkdtemp(join(tmpdir(), "course-onnx-"));
   const cleanup = () => rm(tempDir, { recursive: true, force: true });
@@ -416,10 +459,7 @@ async function onnxEngine(
     const { modelPath } = await exportOnnx(exportSource, tempDir, {
       task: spec.exportTask,
     });
-    return {
-      engine: await createOnnxEngine(modelPath, { threads }),
-      cleanup,
-    };
+    return { modelPath, cleanup };
   } catch (error) {
     await cleanup();
     throw error;

@@ -1,0 +1,2 @@
+export { exportTfGraph, type ExportTfGraphResult } from "./export.ts";
+export { SAVED_MODEL_TAG, type TfGraph, tfGraphFromOnnx } from "./from_onnx.ts";

@@ -1,0 +1,279 @@
+/**
+ * The TensorFlow graph engine (lib/models/tf_graph, lib/runtime/native_graph.ts): the exported
+ * ONNX graph translated to a frozen TensorFlow graph gives Hugging Face's outputs on the shared
+ * fixture (real weights with nonzero biases and LayerNorm shifts, so TensorFlow's fusions fire),
+ * equals onnxruntime for the seeded heads, runs through pipeline() without leaking tensors, and
+ * refuses what it cannot translate or run. Native backend only.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  BertForQuestionAnswering,
+  BertForTokenClassification,
+} from "../lib/models/mod.ts";
+import {
+  exportOnnx,
+  type ExportTask,
+  readStateDict,
+} from "../lib/models/onnx/mod.ts";
+import { onnx } from "../lib/models/onnx/proto.ts";
+import {
+  exportTfGraph,
+  SAVED_MODEL_TAG,
+  tfGraphFromOnnx,
+} from "../lib/models/tf_graph/mod.ts";
+import { CourseError } from "../lib/runtime/errors.ts";
+import { NativeGraphSession } from "../lib/runtime/native_graph.ts";
+import { createTensorflowEngine } from "../lib/tasks/engine_tensorflow.ts";
+import { pipeline } from "../lib/tasks/mod.ts";
+import { useBackend } from "./models_util.ts";
+import {
+  assertClose,
+  FIXTURE_DIR,
+  loadReference,
+  type ReferenceBatch,
+  runOnnx,
+} from "./onnx_helpers.ts";
+import { makeTaskFolders } from "./tasks_helpers.ts";
+
+type Scores = { label: string; score: number };
+
+const ignore = !(await useBackend("tensorflow"));
+const reference = await loadReference();
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "tf-graph-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `onnxPath` translated, on each reference batch: output name -> flat values. */
+async function runTranslated(
+  onnxPath: string,
+  dir: string,
+  batches: ReferenceBatch[],
+): Promise<Record<string, Float32Array>[]> {
+  const graph = await exportTfGraph(onnxPath, join(dir, "tf"));
+  const session = NativeGraphSession.load(
+    graph.dir,
+    SAVED_MODEL_TAG,
+    graph.inputs,
+  );
+  try {
+    return batches.map((batch) =>
+      tf.tidy(() => {
+        const outputs = session.run({
+          input_ids: tf.tensor2d(batch.input_ids, undefined, "int32"),
+          attention_mask: tf.tensor2d(batch.attention_mask, undefined, "int32"),
+          token_type_ids: tf.tensor2d(batch.token_type_ids, undefined, "int32"),
+        }, graph.outputs);
+        return Object.fromEntries(
+          graph.outputs.map((
+            name,
+            i,
+          ) => [name, outputs[i].dataSync() as Float32Array]),
+        );
+      })
+    );
+  } finally {
+    session.dispose();
+  }
+}
+
+async function fixtureWithSeqclsHead() {
+  const stateDict = await readStateDict(join(FIXTURE_DIR, "model.safetensors"));
+  for (
+    const [name, tensor] of await readStateDict(
+      join(FIXTURE_DIR, "seqcls.safetensors"),
+    )
+  ) {
+    stateDict.set(name, tensor);
+  }
+  const config = JSON.parse(
+    await readFile(join(FIXTURE_DIR, "config.json"), "utf8"),
+  );
+  return { config: { ...config, ...reference.seqcls_config }, stateDict };
+}
+
+const HF_CASES: {
+  task: ExportTask;
+  want: Record<string, (batch: ReferenceBatch) => number[]>;
+}[] = [
+  {
+    task: "fill-mask",
+    want: { logits: (b) => b.pretraining.prediction_logits.flat(2) },
+  },
+  {
+    task: "next-sentence-prediction",
+    want: { logits: (b) => b.pretraining.seq_relationship_logits.flat() },
+  },
+  {
+    task: "feature-extraction",
+    want: {
+      last_hidden_state: (b) => b.pretraining.last_hidden_state.flat(2),
+      pooler_output: (b) => b.pretraining.pooler_output.flat(),
+    },
+  },
+  {
+    task: "text-classification",
+    want: { logits: (b) => b.seqcls.logits.flat() },
+  },
+];
+
+for (const { task, want } of HF_CASES) {
+  Deno.test({
+    name: `${task}: the TensorFlow graph matches Hugging Face's outputs`,
+    ignore,
+    fn: () =>
+      withTempDir(async (dir) => {
+        const source = task === "text-classification"
+          ? await fixtureWithSeqclsHead()
+          : FIXTURE_DIR;
+        const { modelPath } = await exportOnnx(source, dir, { task });
+        const got = await runTranslated(modelPath, dir, reference.batches);
+        for (const [i, batch] of reference.batches.entries()) {
+          for (const [name, values] of Object.entries(want)) {
+            assertClose(
+              got[i][name],
+              values(batch),
+              `${task} ${batch.name} ${name}`,
+            );
+          }
+        }
+      }),
+  });
+}
+
+Deno.test({
+  name: "token-classification and QA: the TensorFlow graph equals onnxruntime",
+  ignore,
+  fn: async () => {
+    const models = [
+      {
+        task: "token-classification" as const,
+        model: await BertForTokenClassification.fromPretrained(FIXTURE_DIR, {
+          num_labels: 5,
+          seed: 3,
+          verbose: false,
+        }),
+      },
+      {
+        task: "question-answering" as const,
+        model: await BertForQuestionAnswering.fromPretrained(FIXTURE_DIR, {
+          seed: 4,
+          verbose: false,
+        }),
+      },
+    ];
+    try {
+      for (const { task, model } of models) {
+        await withTempDir(async (dir) => {
+          const { modelPath } = await exportOnnx(model, dir, { task });
+          const got = await runTranslated(modelPath, dir, reference.batches);
+          for (const [i, batch] of reference.batches.entries()) {
+            const want = await runOnnx(modelPath, batch);
+            assert.deepEqual(
+              Object.keys(got[i]).sort(),
+              Object.keys(want).sort(),
+            );
+            for (const [name, tensor] of Object.entries(want)) {
+              assertClose(
+                got[i][name],
+                Array.from(tensor.data as Float32Array),
+                `${task} ${batch.name} ${name}`,
+                1e-5,
+                1e-5,
+              );
+            }
+          }
+        });
+      }
+    } finally {
+      for (const { model } of models) model.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    'pipeline(..., { engine: "tensorflow" }) gives the onnx engine\'s results, leak-free',
+  ignore,
+  fn: async () => {
+    const folders = await makeTaskFolders();
+    try {
+      const inputs = ["안녕하세요 !", "한국어 학생 hello", "좋아요"];
+      const onnxPipe = await pipeline("text-classification", folders.sentiment);
+      const want = await onnxPipe(inputs, { topK: "all" }) as Scores[][];
+      await onnxPipe.dispose();
+      const tfPipe = await pipeline("text-classification", folders.sentiment, {
+        engine: "tensorflow",
+      });
+      assert.equal(tfPipe.engine, "tensorflow");
+      await tfPipe(inputs); // the first run optimizes the graph
+      const before = tf.memory().numTensors;
+      const got = await tfPipe(inputs, { topK: "all" }) as Scores[][];
+      assert.equal(tf.memory().numTensors, before);
+      await tfPipe.dispose();
+      assert.equal(got.length, want.length);
+      for (const [i, row] of got.entries()) {
+        assert.deepEqual(row.map((r) => r.label), want[i].map((r) => r.label));
+        assertClose(
+          row.map((r) => r.score),
+          want[i].map((r) => r.score),
+          `row ${i}`,
+          1e-6,
+          1e-5,
+        );
+      }
+    } finally {
+      await folders.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "an operator the translator does not know is refused, not approximated",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const { modelPath } = await exportOnnx(FIXTURE_DIR, dir, {
+        task: "feature-extraction",
+      });
+      const model = onnx.ModelProto.decode(await readFile(modelPath));
+      const erf = model.graph!.node!.find((node) => node.opType === "Erf")!;
+      erf.opType = "Celu";
+      const edited = onnx.ModelProto.encode(model).finish();
+      assert.throws(
+        () => tfGraphFromOnnx(edited),
+        (error: unknown) =>
+          error instanceof CourseError &&
+          error.code === "TF_GRAPH_UNSUPPORTED" &&
+          /Celu/.test(error.message),
+      );
+    }),
+});
+
+Deno.test({
+  name: 'engine "tensorflow" off the native backend says so in Korean',
+  ignore,
+  fn: async () => {
+    await tf.setBackend("cpu");
+    try {
+      await assert.rejects(
+        () => createTensorflowEngine("unused.onnx", "unused"),
+        (error: unknown) =>
+          error instanceof CourseError &&
+          error.code === "TASK_TENSORFLOW_UNAVAILABLE" &&
+          /tools\/setup\.sh/.test(error.hint),
+      );
+    } finally {
+      await tf.setBackend("tensorflow");
+    }
+  },
+});
