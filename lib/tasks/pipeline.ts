@@ -44,9 +44,10 @@ import { TASKS as TOKEN_CLASSIFICATION } from "./token_classification/pipeline.t
 
 /**
  * The engine used when a pipeline does not name one. For inference on CPU
- * onnxruntime is the fastest: on the course model, 990 sentences/s vs 898 for
- * the same graph in TensorFlow's runtime and 453 for tfjs on the native engine
- * (tools/bench/bench_inference.ts, 2 cores, 2026-12-04, medians of 3 runs), and
+ * onnxruntime is the fastest: on the course model, 1,028 sentences/s vs 914 for
+ * the same graph in TensorFlow's runtime, 493 for tfjs on the native engine and
+ * 601 for PyTorch (tools/bench/bench_inference.ts, one run, 2 cores,
+ * 2026-12-04, medians of 3), and
  * about 7x tfjs-wasm (1,040 vs 150 on 2026-12-03).
  */
 export const DEFAULT_ENGINE: EngineName = "onnx";

@@ -1,12 +1,14 @@
 /**
  * Inference throughput (sentences/s) on NSMC test reviews, for the course
- * model (models/ko-mini-bert with a new two-label head), run four ways:
+ * model (models/ko-mini-bert with a new two-label head), run these ways:
  *
  *   - our pipeline("sentiment-analysis") on tfjs (the default engine:
  *     native when installed; COURSE_BACKEND=wasm for the fallback)
  *   - our pipeline on the exported ONNX graph (onnxruntime-node)
  *   - our pipeline on the same graph in TensorFlow's runtime (native only)
  *   - transformers.js pipeline("text-classification") on the same export
+ *   - PyTorch (tools/bench/bench_inference_torch.py) on the same folder and sentences, when a
+ *     Python with torch and transformers is found (COURSE_PYTHON, .venv, python3)
  *
  * Each measurement opens its pipeline, warms it up, times it and closes it,
  * so no idle onnxruntime thread pool competes with the one being timed, and
@@ -14,7 +16,7 @@
  * falls on every engine alike.
  *
  * Usage: deno run -A tools/bench/bench_inference.ts [--sentences 512] [--batch 32]
- *        [--runs 3] [--json out/bench_inference.json]
+ *        [--runs 3] [--json out/bench_inference.json] [--no-torch]
  * COURSE_QUICK=1 uses 64 sentences and one run.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -32,10 +34,11 @@ import { isQuickMode } from "../../lib/runtime/mode.ts";
 import { type EngineName, pipeline } from "../../lib/tasks/mod.ts";
 import { AutoTokenizer } from "../../lib/text/mod.ts";
 import { parseCli } from "../cli.ts";
+import { torchPython } from "./torch_python.ts";
 
 const USAGE =
   `Usage: deno run -A tools/bench/bench_inference.ts [--sentences 512] [--batch 32]
-       [--runs 3] [--json out/bench_inference.json]
+       [--runs 3] [--json out/bench_inference.json] [--no-torch]
   COURSE_QUICK=1 uses 64 sentences and one run. --help prints this.`;
 
 const { values: args } = parseCli(USAGE, {
@@ -45,6 +48,7 @@ const { values: args } = parseCli(USAGE, {
     batch: { type: "string", default: "32" },
     runs: { type: "string" },
     json: { type: "string" },
+    "no-torch": { type: "boolean", default: false },
   },
 });
 const quick = isQuickMode();
@@ -76,7 +80,11 @@ interface Contender {
    * batchSize sentences, padded to the longest of each chunk.
    */
   feed: "list" | "chunks";
-  open: () => Promise<OpenPipeline>;
+  open?: () => Promise<OpenPipeline>;
+  /** Instead of `open`: a whole measurement in another process (PyTorch). */
+  measure?: (
+    texts: string[],
+  ) => Promise<{ rate: number; setupSeconds: number }>;
 }
 
 interface Measurement {
@@ -92,8 +100,9 @@ async function timeOnce(
   contender: Contender,
   texts: string[],
 ): Promise<{ rate: number; setupSeconds: number }> {
+  if (contender.measure) return await contender.measure(texts);
   const setupStart = performance.now();
-  const opened = await contender.open();
+  const opened = await contender.open!();
   const setupSeconds = (performance.now() - setupStart) / 1000;
   try {
     await opened.classify(texts.slice(0, batchSize)); // warm-up
@@ -150,6 +159,7 @@ async function measureAll(
   });
 }
 
+let torchVersion: string | undefined;
 const root = await mkdtemp(join(tmpdir(), "bench-inference-"));
 try {
   const texts = await nsmcReviews(sentenceCount);
@@ -259,6 +269,45 @@ try {
     },
   ];
 
+  const python = torchPython();
+  if (python && !args["no-torch"]) {
+    const textsPath = join(root, "texts.json");
+    await writeFile(textsPath, JSON.stringify(texts));
+    contenders.push({
+      engine: "PyTorch",
+      detail:
+        "HF BertForSequenceClassification, sdpa attention, fast tokenizer, " +
+        "sorted by length like ours; setup is imports and loading",
+      feed: "list",
+      measure: async () => {
+        const { success, stdout } = await new Deno.Command(python, {
+          args: [
+            new URL("./bench_inference_torch.py", import.meta.url).pathname,
+            "--model",
+            modelDir,
+            "--texts",
+            textsPath,
+            "--batch",
+            String(batchSize),
+            "--threads",
+            String(navigator.hardwareConcurrency),
+          ],
+          stderr: "inherit",
+        }).output();
+        if (!success) throw new Error("bench_inference_torch.py failed");
+        const line = JSON.parse(
+          new TextDecoder().decode(stdout).trim().split("\n").pop()!,
+        );
+        torchVersion = line.torch;
+        return { rate: line.sentences_per_s, setupSeconds: line.setup_s };
+      },
+    });
+  } else {
+    console.log(
+      "PyTorch: not measured (no Python with torch and transformers, or --no-torch)",
+    );
+  }
+
   const loadBefore = Deno.loadavg();
   const results = await measureAll(contenders, texts);
   const loadAfter = Deno.loadavg();
@@ -283,6 +332,7 @@ try {
       onnxBytes: exported.bytes,
     },
     cpuCores: navigator.hardwareConcurrency,
+    torch: torchVersion ?? null,
     loadAverage: { before: loadBefore[0], after: loadAfter[0] },
     results,
   };

@@ -21,6 +21,7 @@ import {
 } from "../../lib/models/mod.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { parseCli } from "../cli.ts";
+import { torchPython } from "./torch_python.ts";
 
 const USAGE =
   `Usage: deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
@@ -120,24 +121,6 @@ function profileTable(
     .join("\n");
 }
 
-/** A Python that imports torch and transformers (COURSE_PYTHON, .venv, python3), or undefined. */
-const PYTHON = [
-  Deno.env.get("COURSE_PYTHON"),
-  new URL("../../.venv/bin/python", import.meta.url).pathname,
-  "python3",
-].find((python) => {
-  if (!python) return false;
-  try {
-    return new Deno.Command(python, {
-      args: ["-c", "import torch, transformers"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-});
-
 async function torchStep(
   r: BaselineResult,
   warmup: number,
@@ -145,7 +128,8 @@ async function torchStep(
 ): Promise<
   { median_step_s: number; torch: string; peak_rss_mib: number } | undefined
 > {
-  if (!PYTHON || args["no-torch"]) return undefined;
+  const python = torchPython();
+  if (!python || args["no-torch"]) return undefined;
   const flags = {
     task: r.task,
     layers: r.L,
@@ -159,7 +143,7 @@ async function torchStep(
     steps: timed,
     threads: navigator.hardwareConcurrency,
   };
-  const { success, stdout } = await new Deno.Command(PYTHON, {
+  const { success, stdout } = await new Deno.Command(python, {
     args: [
       new URL("./bench_torch.py", import.meta.url).pathname,
       ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
