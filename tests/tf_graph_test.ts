@@ -277,3 +277,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "WebGPU's LLVM (Mesa) in the process: the graph is refused in Korean, or runs with LD_BIND_NOW, never a segfault",
+  ignore: ignore || Deno.build.os !== "linux",
+  fn: async () => {
+    const child = new URL("./tf_graph_webgpu_child.ts", import.meta.url);
+    const runChild = async (bindNow: boolean) => {
+      const env = { ...Deno.env.toObject() };
+      delete env.LD_BIND_NOW;
+      if (bindNow) env.LD_BIND_NOW = "1";
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", child.pathname],
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout).trim().split("\n");
+      assert.equal(
+        out.code,
+        0,
+        `child (LD_BIND_NOW=${bindNow ? 1 : "unset"}) exited ${out.code}${
+          out.signal ? ` (${out.signal})` : ""
+        }: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
+      );
+      return JSON.parse(stdout.at(-1)!) as {
+        adapter: boolean;
+        llvmMapped: boolean;
+        outcome: string;
+      };
+    };
+    const lazy = await runChild(false);
+    assert.equal(
+      lazy.outcome,
+      lazy.llvmMapped ? "refused RUNTIME_TENSORFLOW_GRAPH_LLVM_CLASH" : "ran",
+    );
+    const eager = await runChild(true);
+    assert.equal(eager.outcome, "ran");
+    if (!lazy.llvmMapped) {
+      console.log(
+        `no foreign libLLVM mapped here (WebGPU adapter: ${lazy.adapter}); only the plain run was checked`,
+      );
+    }
+  },
+});

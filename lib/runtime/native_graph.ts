@@ -5,7 +5,27 @@
  * per op. Only on the "tensorflow" backend; the results are ordinary tfjs tensors.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { CourseError } from "./errors.ts";
 import { nodeBackend } from "./native_ops.ts";
+
+/**
+ * The shared library of an LLVM other than TensorFlow's own, mapped into this process: Mesa's
+ * Vulkan drivers (llvmpipe, radeonsi) bring `libLLVM-*.so` in when WebGPU asks for an adapter.
+ * TensorFlow's graph optimizer (MLIR) binds its LLVM calls lazily, by name, and would then
+ * land in that library and crash the process (segfault) on the first graph it loads. With
+ * `LD_BIND_NOW` set, TensorFlow's calls were bound to its own copy when it loaded, and the
+ * two coexist. Linux only (elsewhere there is no /proc/self/maps, and no such clash is known).
+ */
+export function conflictingLlvm(): string | undefined {
+  if (Deno.env.get("LD_BIND_NOW")) return undefined;
+  let maps: string;
+  try {
+    maps = Deno.readTextFileSync("/proc/self/maps");
+  } catch {
+    return undefined;
+  }
+  return maps.match(/\S*\/libLLVM[-.][^\s/]*\.so[^\s/]*/)?.[0];
+}
 
 export class NativeGraphSession {
   private disposed = false;
@@ -21,6 +41,18 @@ export class NativeGraphSession {
     tag: string,
     inputNames: string[],
   ): NativeGraphSession {
+    const llvm = conflictingLlvm();
+    if (llvm) {
+      throw new CourseError(
+        "RUNTIME_TENSORFLOW_GRAPH_LLVM_CLASH",
+        `WebGPU's Vulkan driver loaded ${llvm} into this process; TensorFlow's graph ` +
+          "optimizer would crash on it",
+        `이 프로세스에서 WebGPU가 먼저 시작되어 Vulkan 드라이버가 ${llvm}을(를) 불러왔습니다. ` +
+          "이 상태에서 TensorFlow 그래프를 열면 커널이 비정상 종료(segfault)되므로 열지 않았습니다. " +
+          'engine: "onnx"로 실행하거나, 커널을 다시 시작한 뒤 WebGPU(backend: "webgpu")를 쓰지 ' +
+          "않고 실행하세요. 스크립트라면 LD_BIND_NOW=1 환경 변수로 시작하면 둘을 함께 쓸 수 있습니다.",
+      );
+    }
     const id = nodeBackend().loadSavedModelMetaGraph(dir, tag);
     return new NativeGraphSession(id, inputNames);
   }

@@ -32,6 +32,7 @@ export async function createTensorflowEngine(
   try {
     session = NativeGraphSession.load(graph.dir, SAVED_MODEL_TAG, graph.inputs);
   } catch (cause) {
+    if (cause instanceof CourseError) throw cause;
     throw new CourseError(
       "TASK_TENSORFLOW_LOAD_FAILED",
       `TensorFlow could not load the graph translated from ${onnxPath}`,
