@@ -5,11 +5,13 @@
  * .venv, python3); only without one are the stored figures used, and the line says so.
  *
  *   deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
- *                   [--warmup 2] [--profile] [--no-torch]
+ *                   [--warmup 2] [--rounds 3] [--profile] [--no-torch]
  *
  * The optimizer is the course's AdamW (lib/train/adamw.ts: TensorFlow's fused Adam kernel on the
  * native engine) with torch's defaults as bench_torch.py uses them: lr 2e-5, weight decay 0.01 on
  * every parameter.
+ * Ours and PyTorch alternate for --rounds rounds per shape (timed steps each); the figures are
+ * medians over rounds, and the ratio line shows the rounds' range.
  * Figures: median step time, samples/s, ratio to PyTorch (samples/s ours / theirs), peak RSS,
  * tfjs bytes, and wasm heap size (the heap only grows, so it is the peak).
  */
@@ -25,7 +27,7 @@ import { torchPython } from "./torch_python.ts";
 
 const USAGE =
   `Usage: deno task bench [--backend tensorflow|wasm|cpu|webgpu] [--only L2-H128] [--steps 5]
-       [--warmup 2] [--profile] [--no-torch] [--baseline torch-cpu-baseline.json]
+       [--warmup 2] [--rounds 3] [--profile] [--no-torch] [--baseline torch-cpu-baseline.json]
   (deno task bench = deno run -A tools/bench/bench_train.ts; --help prints this)`;
 
 const { values: args } = parseCli(USAGE, {
@@ -37,6 +39,7 @@ const { values: args } = parseCli(USAGE, {
     only: { type: "string" },
     steps: { type: "string" },
     warmup: { type: "string" },
+    rounds: { type: "string", default: "3" },
     profile: { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
     baseline: {
@@ -203,25 +206,42 @@ async function benchOne(r: BaselineResult): Promise<void> {
   const step = r.task === "train" ? trainStep : inferStep;
   const warmup = Number(args.warmup ?? r.warmup_steps);
   const timed = Number(args.steps ?? r.timed_steps);
+  const rounds = Math.max(1, Number(args.rounds));
   let peakRss = 0;
   let peakTfBytes = 0;
   for (let i = 0; i < warmup; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < timed; i++) {
-    const t0 = performance.now();
-    step();
-    times.push((performance.now() - t0) / 1000);
-    peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
-    peakTfBytes = Math.max(peakTfBytes, tf.memory().numBytes);
+  // Ours and PyTorch alternate, round by round: this machine's speed drifts within minutes,
+  // and one back-to-back pair of short runs gave ratios from 0.75 to 1.12 on the same shape.
+  const ourSteps: number[] = [];
+  const torchSteps: number[] = [];
+  const ratios: number[] = [];
+  let live: Awaited<ReturnType<typeof torchStep>>;
+  for (let round = 0; round < rounds; round++) {
+    const times: number[] = [];
+    for (let i = 0; i < timed; i++) {
+      const t0 = performance.now();
+      step();
+      times.push((performance.now() - t0) / 1000);
+      peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+      peakTfBytes = Math.max(peakTfBytes, tf.memory().numBytes);
+    }
+    ourSteps.push(median(times));
+    // PyTorch in the same run when it is installed (this machine's speed drifts between days);
+    // otherwise the stored figure, labelled as such.
+    live = await torchStep(r, warmup, timed);
+    torchSteps.push(live?.median_step_s ?? r.median_step_s);
+    ratios.push(torchSteps.at(-1)! / ourSteps.at(-1)!);
   }
-  const stepS = median(times);
+  const stepS = median(ourSteps);
   const samplesPerS = r.batch / stepS;
   const heap = wasmHeapBytes();
-  // PyTorch in the same run when it is installed (this machine's speed drifts between days);
-  // otherwise the stored figure, labelled as such.
-  const live = await torchStep(r, warmup, timed);
-  const torchStepS = live?.median_step_s ?? r.median_step_s;
+  const torchStepS = median(torchSteps);
   const torchLabel = live ? `torch ${live.torch} (same run)` : "torch (stored)";
+  const spread = rounds > 1
+    ? ` (${rounds} rounds ${Math.min(...ratios).toFixed(2)}-${
+      Math.max(...ratios).toFixed(2)
+    })`
+    : "";
   console.log(
     `${r.name.padEnd(42)} ${stepS.toFixed(3).padStart(8)} s/step ${
       samplesPerS.toFixed(1).padStart(8)
@@ -229,7 +249,7 @@ async function benchOne(r: BaselineResult): Promise<void> {
       `${torchLabel} ${torchStepS.toFixed(3)} s/step ${
         (r.batch / torchStepS).toFixed(1)
       } samples/s, RSS ${live ? live.peak_rss_mib.toFixed(0) : "?"} MiB | ` +
-      `ratio ${(torchStepS / stepS).toFixed(3)} | ` +
+      `ratio ${median(ratios).toFixed(3)}${spread} | ` +
       `RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tf ${
         (peakTfBytes / 2 ** 20).toFixed(0)
       } MiB` +
