@@ -11,15 +11,16 @@ import { exportOnnx } from "../lib/models/onnx/mod.ts";
 import { exportTfGraph, SAVED_MODEL_TAG } from "../lib/models/tf_graph/mod.ts";
 import { probeGpuAdapter } from "../lib/runtime/backend.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
-import { NativeGraphSession } from "../lib/runtime/native_graph.ts";
+import {
+  foreignLlvmLibrary,
+  NativeGraphSession,
+} from "../lib/runtime/native_graph.ts";
 import { useBackend } from "./models_util.ts";
 import { FIXTURE_DIR } from "./onnx_helpers.ts";
 
 if (!(await useBackend("tensorflow"))) throw new Error("no native engine");
 const adapter = await probeGpuAdapter();
-const llvmMapped = /\/libLLVM[-.]/.test(
-  Deno.readTextFileSync("/proc/self/maps"),
-);
+const llvmMapped = foreignLlvmLibrary() !== undefined;
 const dir = await mkdtemp(join(tmpdir(), "tf-graph-webgpu-"));
 let outcome: string;
 try {

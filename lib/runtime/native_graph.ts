@@ -11,13 +11,9 @@ import { nodeBackend } from "./native_ops.ts";
 /**
  * The shared library of an LLVM other than TensorFlow's own, mapped into this process: Mesa's
  * Vulkan drivers (llvmpipe, radeonsi) bring `libLLVM-*.so` in when WebGPU asks for an adapter.
- * TensorFlow's graph optimizer (MLIR) binds its LLVM calls lazily, by name, and would then
- * land in that library and crash the process (segfault) on the first graph it loads. With
- * `LD_BIND_NOW` set, TensorFlow's calls were bound to its own copy when it loaded, and the
- * two coexist. Linux only (elsewhere there is no /proc/self/maps, and no such clash is known).
+ * Linux only (elsewhere there is no /proc/self/maps, and no such clash is known).
  */
-export function conflictingLlvm(): string | undefined {
-  if (Deno.env.get("LD_BIND_NOW")) return undefined;
+export function foreignLlvmLibrary(): string | undefined {
   let maps: string;
   try {
     maps = Deno.readTextFileSync("/proc/self/maps");
@@ -25,6 +21,16 @@ export function conflictingLlvm(): string | undefined {
     return undefined;
   }
   return maps.match(/\S*\/libLLVM[-.][^\s/]*\.so[^\s/]*/)?.[0];
+}
+
+/**
+ * The foreign LLVM that would crash TensorFlow's graph optimizer (MLIR): it binds its LLVM calls
+ * lazily, by name, and would land in that library on the first graph it loads. With
+ * `LD_BIND_NOW` set, TensorFlow's calls were bound to its own copy when it loaded, and the two
+ * coexist.
+ */
+export function conflictingLlvm(): string | undefined {
+  return Deno.env.get("LD_BIND_NOW") ? undefined : foreignLlvmLibrary();
 }
 
 export class NativeGraphSession {

@@ -214,7 +214,6 @@ async function benchOne(r: BaselineResult): Promise<void> {
   // and one back-to-back pair of short runs gave ratios from 0.75 to 1.12 on the same shape.
   const ourSteps: number[] = [];
   const torchSteps: number[] = [];
-  const ratios: number[] = [];
   let live: Awaited<ReturnType<typeof torchStep>>;
   for (let round = 0; round < rounds; round++) {
     const times: number[] = [];
@@ -230,8 +229,8 @@ async function benchOne(r: BaselineResult): Promise<void> {
     // otherwise the stored figure, labelled as such.
     live = await torchStep(r, warmup, timed);
     torchSteps.push(live?.median_step_s ?? r.median_step_s);
-    ratios.push(torchSteps.at(-1)! / ourSteps.at(-1)!);
   }
+  const ratios = torchSteps.map((torchS, round) => torchS / ourSteps[round]);
   const stepS = median(ourSteps);
   const samplesPerS = r.batch / stepS;
   const heap = wasmHeapBytes();
