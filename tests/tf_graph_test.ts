@@ -24,10 +24,14 @@ import {
   exportTfGraph,
   SAVED_MODEL_TAG,
   tfGraphFromOnnx,
+  type TfGraphOptions,
 } from "../lib/models/tf_graph/mod.ts";
 import { CourseError } from "../lib/runtime/errors.ts";
 import { NativeGraphSession } from "../lib/runtime/native_graph.ts";
-import { createTensorflowEngine } from "../lib/tasks/engine_tensorflow.ts";
+import {
+  createTensorflowEngine,
+  openTranslatedGraph,
+} from "../lib/tasks/engine_tensorflow.ts";
 import { pipeline } from "../lib/tasks/mod.ts";
 import { useBackend } from "./models_util.ts";
 import {
@@ -58,8 +62,9 @@ async function runTranslated(
   onnxPath: string,
   dir: string,
   batches: ReferenceBatch[],
+  options: TfGraphOptions = {},
 ): Promise<Record<string, Float32Array>[]> {
-  const graph = await exportTfGraph(onnxPath, join(dir, "tf"));
+  const graph = await exportTfGraph(onnxPath, join(dir, "tf"), options);
   const session = NativeGraphSession.load(
     graph.dir,
     SAVED_MODEL_TAG,
@@ -128,7 +133,8 @@ const HF_CASES: {
 
 for (const { task, want } of HF_CASES) {
   Deno.test({
-    name: `${task}: the TensorFlow graph matches Hugging Face's outputs`,
+    name:
+      `${task}: the TensorFlow graph matches Hugging Face's outputs, LayerNorm fused and as ops`,
     ignore,
     fn: () =>
       withTempDir(async (dir) => {
@@ -136,19 +142,62 @@ for (const { task, want } of HF_CASES) {
           ? await fixtureWithSeqclsHead()
           : FIXTURE_DIR;
         const { modelPath } = await exportOnnx(source, dir, { task });
-        const got = await runTranslated(modelPath, dir, reference.batches);
-        for (const [i, batch] of reference.batches.entries()) {
-          for (const [name, values] of Object.entries(want)) {
-            assertClose(
-              got[i][name],
-              values(batch),
-              `${task} ${batch.name} ${name}`,
-            );
+        for (const layerNorm of ["fused", "ops"] as const) {
+          const got = await runTranslated(modelPath, dir, reference.batches, {
+            layerNorm,
+          });
+          for (const [i, batch] of reference.batches.entries()) {
+            for (const [name, values] of Object.entries(want)) {
+              assertClose(
+                got[i][name],
+                values(batch),
+                `${task} ${layerNorm} ${batch.name} ${name}`,
+              );
+            }
           }
         }
       }),
   });
 }
+
+Deno.test({
+  name:
+    "the engine opens the graph with oneDNN's LayerNorm here, and falls back to plain ops where that kernel is missing",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const { modelPath } = await exportOnnx(FIXTURE_DIR, dir, {
+        task: "feature-extraction",
+      });
+      const open = async (attempts?: TfGraphOptions[]) => {
+        const opened = await openTranslatedGraph(
+          modelPath,
+          join(dir, "tf"),
+          attempts,
+        );
+        opened.session.dispose();
+        return opened.options;
+      };
+      // x86 TensorFlow 2.21 (this course's build) has the kernel: the fast graph is the default.
+      assert.equal((await open()).layerNorm, "fused");
+      const missing = {
+        layerNorm: "fused" as const,
+        layerNormKernel: "_NoSuchLayerNorm",
+      };
+      assert.equal(
+        (await open([missing, { layerNorm: "ops" }])).layerNorm,
+        "ops",
+      );
+      await assert.rejects(
+        () => open([missing]),
+        (error: unknown) =>
+          error instanceof CourseError &&
+          error.code === "TASK_TENSORFLOW_LOAD_FAILED" &&
+          /engine: "onnx"/.test(error.hint) &&
+          /_NoSuchLayerNorm/.test(String((error.cause as Error).message)),
+      );
+    }),
+});
 
 Deno.test({
   name: "token-classification and QA: the TensorFlow graph equals onnxruntime",

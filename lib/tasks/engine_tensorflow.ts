@@ -5,13 +5,57 @@
  * TensorFlow (tfjs-node-gpu) the same graph runs on the GPU.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { exportTfGraph, SAVED_MODEL_TAG } from "../models/tf_graph/mod.ts";
+import {
+  exportTfGraph,
+  type ExportTfGraphResult,
+  SAVED_MODEL_TAG,
+  type TfGraphOptions,
+} from "../models/tf_graph/mod.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { CourseError } from "../runtime/errors.ts";
 import { NativeGraphSession } from "../runtime/native_graph.ts";
 import { nativeKernels } from "../runtime/native_ops.ts";
 import type { PaddedBatch } from "./batching.ts";
 import type { EngineOutputs, InferenceEngine } from "./engine.ts";
+
+/**
+ * Opens the first of `attempts` that this TensorFlow build loads: by default the graph with
+ * oneDNN's LayerNorm kernel, then, for a build without that kernel (not x86, or an older
+ * libtensorflow), the same graph with LayerNorm as plain ops.
+ */
+export async function openTranslatedGraph(
+  onnxPath: string,
+  workDir: string,
+  attempts: TfGraphOptions[] = [{ layerNorm: "fused" }, { layerNorm: "ops" }],
+): Promise<{
+  graph: ExportTfGraphResult;
+  session: NativeGraphSession;
+  options: TfGraphOptions;
+}> {
+  const failures: unknown[] = [];
+  for (const options of attempts) {
+    const graph = await exportTfGraph(onnxPath, workDir, options);
+    try {
+      const session = NativeGraphSession.load(
+        graph.dir,
+        SAVED_MODEL_TAG,
+        graph.inputs,
+      );
+      return { graph, session, options };
+    } catch (cause) {
+      if (cause instanceof CourseError) throw cause; // the LLVM clash: no variant helps
+      failures.push(cause);
+    }
+  }
+  throw new CourseError(
+    "TASK_TENSORFLOW_LOAD_FAILED",
+    `TensorFlow could not load the graph translated from ${onnxPath}`,
+    'engine: "onnx"로 실행하고, 이 오류를 강사에게 알려 주세요.',
+    {
+      cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
+    },
+  );
+}
 
 /** Translates `onnxPath` into `<workDir>/saved_model.pb` and opens a session on it. */
 export async function createTensorflowEngine(
@@ -27,19 +71,7 @@ export async function createTensorflowEngine(
         '설치하거나 engine: "onnx"로 실행하세요.',
     );
   }
-  const graph = await exportTfGraph(onnxPath, workDir);
-  let session: NativeGraphSession;
-  try {
-    session = NativeGraphSession.load(graph.dir, SAVED_MODEL_TAG, graph.inputs);
-  } catch (cause) {
-    if (cause instanceof CourseError) throw cause;
-    throw new CourseError(
-      "TASK_TENSORFLOW_LOAD_FAILED",
-      `TensorFlow could not load the graph translated from ${onnxPath}`,
-      'engine: "onnx"로 실행하고, 이 오류를 강사에게 알려 주세요.',
-      { cause },
-    );
-  }
+  const { graph, session } = await openTranslatedGraph(onnxPath, workDir);
 
   return {
     name: "tensorflow",

@@ -1,10 +1,10 @@
 /**
- * `exportTfGraph(onnxPath, dir)`: the TensorFlow SavedModel of an exported ONNX graph, written as
+ * `exportTfGraph(onnxPath, dir, options?)`: the TensorFlow SavedModel of an exported ONNX graph, written as
  * `<dir>/saved_model.pb` (weights frozen into the graph, so no variables folder).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { tfGraphFromOnnx } from "./from_onnx.ts";
+import { tfGraphFromOnnx, type TfGraphOptions } from "./from_onnx.ts";
 
 export interface ExportTfGraphResult {
   dir: string;
@@ -16,8 +16,9 @@ export interface ExportTfGraphResult {
 export async function exportTfGraph(
   onnxPath: string,
   dir: string,
+  options: TfGraphOptions = {},
 ): Promise<ExportTfGraphResult> {
-  const graph = tfGraphFromOnnx(await readFile(onnxPath));
+  const graph = tfGraphFromOnnx(await readFile(onnxPath), options);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "saved_model.pb"), graph.savedModel);
   return {

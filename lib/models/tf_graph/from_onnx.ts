@@ -9,7 +9,9 @@
  *   elementwise ops, LayerNorm and softmax that follow, until something needs its real shape. The
  *   exported graph is 3-D; a reshape between MatMul and BiasAdd would hide the pattern.
  * - Scalar constants go first in Add and Mul, as in GELU's `0.5 * x * (1 + erf(x / √2))`.
- * LayerNorm is deliberately written so that it is *not* fused (see layerNorm below).
+ * LayerNorm is written as oneDNN's `_MklLayerNorm` kernel with the model's epsilon, or, where that
+ * kernel is missing (`layerNorm: "ops"`), as nine ops shaped so that TensorFlow does *not* fuse
+ * them (its fusion drops the epsilon; see layerNorm below).
  *
  * Only the operators the course's exporter writes are translated; anything else is refused with a
  * clear error rather than translated approximately. Shapes are tracked symbolically (the named
@@ -53,9 +55,26 @@ export interface TfGraph {
 
 export const SAVED_MODEL_TAG = "serve";
 
-export function tfGraphFromOnnx(onnxBytes: Uint8Array): TfGraph {
+export interface TfGraphOptions {
+  /**
+   * "fused" (default): each LayerNorm is one `_MklLayerNorm` op, TensorFlow's oneDNN kernel, on
+   * x86 builds of TensorFlow (the CPU and CUDA wheels alike). "ops": Mean, SquaredDifference,
+   * Rsqrt and friends, which every TensorFlow build has.
+   */
+  layerNorm?: "fused" | "ops";
+  /** The fused kernel's op type (tests name a missing one to see the engine fall back). */
+  layerNormKernel?: string;
+}
+
+export function tfGraphFromOnnx(
+  onnxBytes: Uint8Array,
+  options: TfGraphOptions = {},
+): TfGraph {
   const model = onnx.ModelProto.decode(onnxBytes);
-  return new Translator(model.graph!).translate();
+  return new Translator(model.graph!, {
+    layerNorm: options.layerNorm ?? "fused",
+    layerNormKernel: options.layerNormKernel ?? "_MklLayerNorm",
+  }).translate();
 }
 
 function unsupported(what: string): CourseError {
@@ -152,7 +171,10 @@ class Translator {
   private readonly dimSources = new Map<string, [string, number]>();
   private counter = 0;
 
-  constructor(private readonly graph: onnxTypes.IGraphProto) {}
+  constructor(
+    private readonly graph: onnxTypes.IGraphProto,
+    private readonly options: Required<TfGraphOptions>,
+  ) {}
 
   translate(): TfGraph {
     const inputs: Record<string, TfSignatureTensor> = {};
@@ -740,10 +762,12 @@ class Translator {
   }
 
   /**
-   * LayerNorm as the paper writes it: inv = rsqrt(var + ε)·γ;  y = (x − mean)·inv + β.
-   * Not in Keras' form `x·inv + (β − mean·inv)`: the remapper fuses that into oneDNN's LayerNorm,
-   * which moved the course model's logits by 2e-2 (measured on TF 2.21; this form matches
-   * onnxruntime to 2e-7 at the same speed).
+   * LayerNorm, y = (x − mean)·rsqrt(var + ε)·γ + β over the last axis.
+   * "fused": one `_MklLayerNorm` node carrying ε. "ops": the paper's form, inv = rsqrt(var + ε)·γ;
+   * y = (x − mean)·inv + β, and deliberately not Keras' `x·inv + (β − mean·inv)`: TensorFlow's
+   * remapper (TF 2.21) rewrites that form into `_MklLayerNorm` without copying ε, so the kernel
+   * runs with its default 0.001 instead of BERT's 1e-12 (1.4 off on a unit-scale test; 2e-2 on the
+   * course model's logits).
    */
   private layerNorm(
     node: onnxTypes.INodeProto,
@@ -758,6 +782,29 @@ class Translator {
       throw unsupported("LayerNormalization over more than the last axis");
     }
     const eps = numberAttr(node, "epsilon", 1e-5);
+    if (this.options.layerNorm === "fused") {
+      // oneDNN's LayerNorm kernel, written directly with the model's epsilon: one op instead of
+      // nine. (TensorFlow's own remapper would fuse the nine ops below into this kernel too, but
+      // drops the epsilon constant and uses 0.001, so the ops are kept out of its pattern.)
+      // The node is named by hand: TensorFlow refuses node names that start with "_".
+      const name = this.add(
+        this.options.layerNormKernel,
+        [
+          this.flatOf(x),
+          this.refOf(gamma),
+          this.refOf(beta),
+        ],
+        { T: { type: "float" }, epsilon: { f: eps } },
+        `LayerNorm_${this.counter++}`,
+      );
+      this.set(out, {
+        dtype: "float",
+        shape: x.shape,
+        flat: name,
+        ...(rank === 2 ? { ref: name } : {}),
+      });
+      return;
+    }
     const input = x.flat ?? this.refOf(x);
     const axis = this.constInts([x.flat ? 1 : rank - 1]);
     const T = { T: { type: "float" as TfDtype } };
