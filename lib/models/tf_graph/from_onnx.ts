@@ -668,12 +668,8 @@ class Translator {
       tfOp === "AddV2" && (onFlat || shape.length === 2) &&
       (isBias(a) || isBias(b))
     ) {
-      // x + bias on [rows, features]: BiasAdd, the form the remapper folds into MatMul.
       const [x, bias] = isBias(b) ? [a, b] : [b, a];
-      name = this.add("BiasAdd", [operand(x), this.refOf(bias)], {
-        ...attrs,
-        data_format: { s: "NHWC" },
-      });
+      name = this.biasAdd(operand(x), this.refOf(bias));
     } else {
       name = this.add(tfOp, [operand(a), operand(b)], attrs);
     }
@@ -711,7 +707,8 @@ class Translator {
     const readers = new Map<string, onnxTypes.INodeProto[]>();
     for (const node of nodes) {
       for (const input of node.input ?? []) {
-        readers.set(input, [...(readers.get(input) ?? []), node]);
+        if (!readers.has(input)) readers.set(input, []);
+        readers.get(input)!.push(node);
       }
     }
     const constant = (name: string, rank: number) => {
@@ -738,7 +735,8 @@ class Translator {
         weight,
         bias,
       };
-      byInput.set(input, [...(byInput.get(input) ?? []), linear]);
+      if (!byInput.has(input)) byInput.set(input, []);
+      byInput.get(input)!.push(linear);
     }
     for (const [input, linears] of byInput) {
       if (linears.length < 2) continue;
@@ -763,35 +761,23 @@ class Translator {
     const widths = group.linears.map((l) => l.weight.shape[1] as number);
     const total = widths.reduce((a, b) => a + b, 0);
     const weight = new Float32Array(k * total);
+    const bias = new Float32Array(total);
     let column = 0;
-    for (const [i, { weight: w }] of group.linears.entries()) {
-      const data = w.floatData!;
+    for (const [i, linear] of group.linears.entries()) {
+      const data = linear.weight.floatData!;
       for (let row = 0; row < k; row++) {
         weight.set(
           data.subarray(row * widths[i], (row + 1) * widths[i]),
           row * total + column,
         );
       }
+      bias.set(linear.bias.floatData!, column);
       column += widths[i];
     }
-    const bias = new Float32Array(total);
-    let offset = 0;
-    for (const [i, l] of group.linears.entries()) {
-      bias.set(l.bias.floatData!, offset);
-      offset += widths[i];
-    }
-    const product = this.add("MatMul", [
-      this.flatOf(x),
-      this.constFloat(weight, [k, total]),
-    ], {
-      T: { type: "float" },
-      transpose_a: { b: false },
-      transpose_b: { b: false },
-    });
-    const biased = this.add("BiasAdd", [
-      product,
+    const biased = this.biasAdd(
+      this.gemm(this.flatOf(x), this.constFloat(weight, [k, total])),
       this.constFloat(bias, [total]),
-    ], { T: { type: "float" }, data_format: { s: "NHWC" } });
+    );
     const split = this.add("SplitV", [
       biased,
       this.constInts(widths),
@@ -801,16 +787,40 @@ class Translator {
       Tlen: { type: "int32" },
       num_split: { i: widths.length },
     });
-    for (const [i, l] of group.linears.entries()) {
-      const shape = [...x.shape.slice(0, -1), widths[i]];
-      const flat = `${split}:${i}`;
-      this.set(l.output, {
-        dtype: "float",
-        shape,
-        flat,
-        ...(shape.length === 2 ? { ref: flat } : {}),
-      });
+    for (const [i, linear] of group.linears.entries()) {
+      this.setFlat(
+        linear.output,
+        [...x.shape.slice(0, -1), widths[i]],
+        `${split}:${i}`,
+      );
     }
+  }
+
+  /** x · W for a 2-D x: the MatMul the remapper fuses with a following BiasAdd (and GELU). */
+  private gemm(x: string, weight: string): string {
+    return this.add("MatMul", [x, weight], {
+      T: { type: "float" },
+      transpose_a: { b: false },
+      transpose_b: { b: false },
+    });
+  }
+
+  /** x + bias on [rows, features]: BiasAdd, the form the remapper folds into MatMul. */
+  private biasAdd(x: string, bias: string): string {
+    return this.add("BiasAdd", [x, bias], {
+      T: { type: "float" },
+      data_format: { s: "NHWC" },
+    });
+  }
+
+  /** A float value produced as [rows, last dim]; for a 2-D value that is also its own shape. */
+  private setFlat(out: string, shape: Dim[], name: string): void {
+    this.set(out, {
+      dtype: "float",
+      shape,
+      flat: name,
+      ...(shape.length === 2 ? { ref: name } : {}),
+    });
   }
 
   private matMul(a: Value, b: Value, out: string): void {
@@ -824,18 +834,8 @@ class Translator {
     const n = b.shape[b.shape.length - 1];
     if (b.shape.length === 2) {
       // x · W on [rows, k]: one GEMM, and a flat result the following ops can stay on.
-      const name = this.add("MatMul", [this.flatOf(a), this.refOf(b)], {
-        T: { type: "float" },
-        transpose_a: { b: false },
-        transpose_b: { b: false },
-      });
-      const shape = [...a.shape.slice(0, -1), n];
-      this.set(
-        out,
-        shape.length === 2
-          ? { dtype: "float", shape, ref: name, flat: name }
-          : { dtype: "float", shape, flat: name },
-      );
+      const name = this.gemm(this.flatOf(a), this.refOf(b));
+      this.setFlat(out, [...a.shape.slice(0, -1), n], name);
       return;
     }
     const batch = broadcast(a.shape.slice(0, -2), b.shape.slice(0, -2));
@@ -930,12 +930,7 @@ class Translator {
         { T: { type: "float" }, epsilon: { f: eps } },
         `LayerNorm_${this.counter++}`,
       );
-      this.set(out, {
-        dtype: "float",
-        shape: x.shape,
-        flat: name,
-        ...(rank === 2 ? { ref: name } : {}),
-      });
+      this.setFlat(out, x.shape, name);
       return;
     }
     const input = x.flat ?? this.refOf(x);
