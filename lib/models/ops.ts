@@ -15,6 +15,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import { registerWasmKernels } from "./kernels/unsorted_segment_sum.ts";
 import { nativeKernels, statelessUniform } from "../runtime/native_ops.ts";
+import {
+  dropoutWithDraws,
+  fusedKernels,
+  geluBackward,
+  geluForward,
+  layerNormBackward,
+  layerNormForward,
+} from "../runtime/native_kernels.ts";
 
 registerWasmKernels();
 
@@ -106,6 +114,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * Gaussian density only.
  */
 export function geluErf(x: tf.Tensor): tf.Tensor {
+  if (fusedKernels()) return fusedGelu(x);
   const op = tf.customGrad((x, save) => {
     const cdf = tf.tidy(() =>
       tf.add(0.5, tf.mul(tf.erf(tf.mul(x as tf.Tensor, SQRT_HALF)), 0.5))
@@ -122,6 +131,18 @@ export function geluErf(x: tf.Tensor): tf.Tensor {
           );
           return tf.mul(dy, tf.add(cdf, xPdf));
         }),
+    };
+  });
+  return op(x);
+}
+
+/** The same GELU as one native kernel each way (lib/runtime/native_kernels.cc). */
+function fusedGelu(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor]);
+    return {
+      value: geluForward(x as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, [x]: tf.Tensor[]) => geluBackward(dy, x),
     };
   });
   return op(x);
@@ -162,6 +183,7 @@ export function layerNorm(
   beta: tf.Tensor,
   eps: number,
 ): tf.Tensor {
+  if (fusedKernels()) return fusedLayerNorm(x, gamma, beta, eps);
   const size = x.shape[x.rank - 1];
   const op = tf.customGrad((x, gamma, beta, save) => {
     const [normalized, rstd] = tf.tidy(() => {
@@ -192,6 +214,30 @@ export function layerNorm(
           );
           return [dx, dGamma, columnSums(dy2d)];
         }),
+    };
+  });
+  return op(x, gamma, beta);
+}
+
+/** The same LayerNorm as one native kernel each way; the backward recomputes x̂ from x. */
+function fusedLayerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): tf.Tensor {
+  const op = tf.customGrad((x, gamma, beta, save) => {
+    const [value, mean, rstd] = layerNormForward(
+      x as tf.Tensor,
+      gamma as tf.Tensor,
+      beta as tf.Tensor,
+      eps,
+    );
+    (save as tf.GradSaveFunc)([x as tf.Tensor, gamma as tf.Tensor, mean, rstd]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, [x, gamma, mean, rstd]: tf.Tensor[]) =>
+        layerNormBackward(dy, x, gamma, mean, rstd),
     };
   });
   return op(x, gamma, beta);
@@ -253,6 +299,7 @@ export function dropout(
 ): tf.Tensor {
   if (!training || rate <= 0) return x;
   if (!nativeKernels()) return tf.dropout(x, rate, undefined, seed);
+  if (fusedKernels()) return fusedDropout(x, rate, seed);
   const scaledMask = tf.tidy(() =>
     tf.mul(
       tf.cast(
@@ -267,6 +314,25 @@ export function dropout(
   );
   const dropped = tf.mul(x, scaledMask);
   scaledMask.dispose();
+  return dropped;
+}
+
+/**
+ * The same mask and scale as one native kernel: the draws are kept for the backward, which is
+ * the same kernel applied to dy.
+ */
+function fusedDropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  const uniform = statelessUniform(x.shape, [seed, DROPOUT_STREAM]);
+  const op = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([uniform]);
+    return {
+      value: dropoutWithDraws(x as tf.Tensor, uniform, rate),
+      gradFunc: (dy: tf.Tensor, [uniform]: tf.Tensor[]) =>
+        dropoutWithDraws(dy, uniform, rate),
+    };
+  });
+  const dropped = op(x);
+  uniform.dispose();
   return dropped;
 }
 

@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import nodeUtil from "node:util";
 import { readEnv } from "./env.ts";
 import { exists, REPO_ROOT } from "./paths.ts";
+import { loadNativeKernels, selfTest } from "./native_kernels.ts";
 
 export const TFJS_NODE_VERSION = "4.22.0";
 /** Node-API version of the addon folder tfjs-node looks in (`lib/napi-v8`). */
@@ -42,6 +43,8 @@ export interface NativeBuildInfo {
   tensorflowVersion: string;
   libDir: string;
   device: "cpu" | "gpu";
+  /** The fused training kernels compiled against this TensorFlow (lib/runtime/native_kernels.cc). */
+  kernels?: string;
 }
 
 interface ProbeVerdict {
@@ -49,10 +52,14 @@ interface ProbeVerdict {
   ok: boolean;
   detail: string;
   tensorflowVersion?: string;
+  /** The fused kernels loaded and agreed with tfjs' ops in a second child process. */
+  kernels?: boolean;
+  kernelsDetail?: string;
 }
 
 const require = createRequire(import.meta.url);
 const PROBE_ENV = "COURSE_NATIVE_PROBE";
+const PROBE_KERNELS_ENV = "COURSE_NATIVE_PROBE_KERNELS";
 const PROBE_TIMEOUT_MS = 120_000;
 
 /** True when an NVIDIA driver is loaded (Linux), the one case where the GPU package is tried. */
@@ -128,7 +135,9 @@ function buildKey(binding: string): string {
     parts.push(`${path}:${info.size}:${info.mtime?.getTime() ?? 0}`);
   };
   stamp(binding);
-  const libDir = readBuildInfo(binding)?.libDir;
+  const info = readBuildInfo(binding);
+  if (info?.kernels && exists(info.kernels)) stamp(info.kernels);
+  const libDir = info?.libDir;
   if (libDir && exists(libDir)) {
     const names = [...Deno.readDirSync(libDir)].map((entry) => entry.name);
     for (const name of names.sort()) {
@@ -158,6 +167,13 @@ export async function probeNative(pkg: NativePackage): Promise<ProbeVerdict> {
     // No verdict yet.
   }
   const verdict = await runProbe(pkg, key);
+  const kernels = readBuildInfo(binding)?.kernels;
+  if (verdict.ok && kernels && exists(kernels)) {
+    // Its own child: a kernels library that crashes must not cost the engine itself.
+    const withKernels = await runProbe(pkg, key, undefined, true);
+    verdict.kernels = withKernels.ok;
+    verdict.kernelsDetail = withKernels.detail;
+  }
   try {
     Deno.writeTextFileSync(probePath(binding), JSON.stringify(verdict));
   } catch {
@@ -174,6 +190,7 @@ export async function runProbe(
   pkg: NativePackage,
   key: string,
   addonFile?: string,
+  kernels = false,
 ): Promise<ProbeVerdict> {
   const command = new Deno.Command(Deno.execPath(), {
     args: [
@@ -184,7 +201,11 @@ export async function runProbe(
       ...(addonFile ? [addonFile] : []),
     ],
     cwd: REPO_ROOT,
-    env: { [PROBE_ENV]: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
+    env: {
+      [PROBE_ENV]: "1",
+      ...(kernels ? { [PROBE_KERNELS_ENV]: "1" } : {}),
+      TF_CPP_MIN_LOG_LEVEL: "2",
+    },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
@@ -225,15 +246,16 @@ export async function loadNative(): Promise<NativeStatus> {
   for (const pkg of nativePackages()) {
     const binding = bindingPath(pkg);
     if (!binding || !exists(binding)) continue;
-    if (!probing) {
-      const verdict = await probeNative(pkg);
-      if (!verdict.ok) {
-        firstFailure ??= { ok: false, detail: verdict.detail, broken: true };
-        continue;
-      }
+    const verdict = probing ? undefined : await probeNative(pkg);
+    if (verdict && !verdict.ok) {
+      firstFailure ??= { ok: false, detail: verdict.detail, broken: true };
+      continue;
     }
     const status = requireNative(pkg);
-    if (status.ok) return status;
+    if (status.ok) {
+      if (verdict) loadKernelsIfChecked(pkg, verdict);
+      return status;
+    }
     firstFailure ??= status;
   }
   return firstFailure ?? {
@@ -243,6 +265,13 @@ export async function loadNative(): Promise<NativeStatus> {
 }
 
 let loadedPackage: NativePackage | undefined;
+
+/** The fused kernels, when the probe loaded and checked them for this very build. */
+function loadKernelsIfChecked(pkg: NativePackage, verdict: ProbeVerdict): void {
+  const info = readBuildInfo(bindingPath(pkg)!);
+  if (!verdict.kernels || !info?.kernels || info.device !== "cpu") return;
+  loadNativeKernels(info.kernels, info.libDir);
+}
 
 function requireNative(pkg: NativePackage): NativeStatus {
   patchNodeUtil();
@@ -325,6 +354,15 @@ if (import.meta.main) {
   if (values.join(",") !== "1,2,3,4") {
     console.error(`wrong matmul result ${values.join(",")}`);
     Deno.exit(1);
+  }
+  if (readEnv(PROBE_KERNELS_ENV) === "1") {
+    const info = readBuildInfo(bindingPath(pkg)!)!;
+    const load = loadNativeKernels(info.kernels!, info.libDir);
+    const problem = load.ok ? selfTest() : load.detail;
+    if (problem) {
+      console.error(`fused kernels: ${problem}`);
+      Deno.exit(1);
+    }
   }
   console.log(JSON.stringify({
     tensorflowVersion: nativeEngineInfo()?.tensorflowVersion ?? "?",

@@ -14,6 +14,9 @@
  *      libraries for the GPU package): its `libtensorflow_cc.so.2` exports the C and eager C API
  *      tfjs-node needs, the addon's sources ship in the npm package, and one g++ call with the
  *      Node-API headers (npm `node-api-headers`) builds the addon. Kept in the course cache.
+ * Then, for a wheel build on CPU, the course's fused training kernels (lib/runtime/native_kernels.cc)
+ * are compiled against the same wheel's C++ headers (once per source version; without them training
+ * uses tfjs' composite ops, slower).
  * Otherwise the course computes on wasm; the last line says why and how to get the fast engine.
  * Details of every step go to `<cache>/native/setup.log`.
  */
@@ -28,8 +31,13 @@ import {
   nativePackages,
   packageDir,
   probeNative,
+  readBuildInfo,
   TFJS_NODE_VERSION,
 } from "../../lib/runtime/native.ts";
+import {
+  KERNELS_SOURCE,
+  kernelsLibraryName,
+} from "../../lib/runtime/native_kernels.ts";
 import { cacheRoot, exists, REPO_ROOT } from "../../lib/runtime/paths.ts";
 import { parseCli } from "../cli.ts";
 
@@ -132,11 +140,13 @@ function linkCachedBuild(variant: Variant): boolean {
   if (!binding || !exists(built)) return false;
   Deno.mkdirSync(dirname(binding), { recursive: true });
   Deno.copyFileSync(built, binding);
+  const kernels = join(variant.cacheDir, kernelsLibraryName());
   writeBuildInfo(binding, {
     source: "wheel",
     tensorflowVersion: WHEEL_TENSORFLOW_VERSION,
     libDir: join(variant.cacheDir, "tensorflow"),
     device: variant.device,
+    ...(exists(kernels) ? { kernels } : {}),
   });
   return true;
 }
@@ -308,6 +318,14 @@ wheel, into, device = sys.argv[1:4]
 keep = ("tensorflow/libtensorflow_cc.so.2", "tensorflow/libtensorflow_framework.so.2")
 headers = ("tensorflow/include/tensorflow/c/", "tensorflow/include/tensorflow/core/platform/",
            "tensorflow/include/tsl/platform/", "tensorflow/include/xla/tsl/c/")
+# What a C++ kernel library needs besides (TensorFlow's framework, Eigen, Abseil, protobuf).
+kernel_headers = tuple("tensorflow/include/" + d for d in (
+    "tensorflow/core/", "tsl/", "xla/tsl/", "Eigen/", "unsupported/", "absl/", "google/protobuf/",
+    "ml_dtypes/", "third_party/"))
+if device == "cpu":
+    headers += kernel_headers
+if device == "headers":
+    keep, headers = (), kernel_headers
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
         if name in keep or name.startswith(headers):
@@ -407,6 +425,15 @@ async function buildFromWheel(variant: Variant): Promise<string | undefined> {
       join(out, "tfjs_binding.node"),
     ], { timeoutMs: 600_000 });
     if (!step.ok) return `compiling the addon: ${lastLine(step.output)}`;
+    if (variant.device === "cpu") {
+      const problem = await compileKernels(
+        join(libDir, "include"),
+        libDir,
+        finalLibDir,
+        join(out, kernelsLibraryName()),
+      );
+      if (problem) say(`fused training kernels not built: ${problem}`);
+    }
     Deno.removeSync(join(libDir, "include"), { recursive: true });
     if (exists(variant.cacheDir)) {
       Deno.removeSync(variant.cacheDir, { recursive: true });
@@ -416,6 +443,129 @@ async function buildFromWheel(variant: Variant): Promise<string | undefined> {
     return undefined;
   } finally {
     if (exists(tmp)) Deno.removeSync(tmp, { recursive: true });
+  }
+}
+
+/**
+ * g++ on lib/runtime/native_kernels.cc against a wheel's headers and its libtensorflow_framework.
+ * The library is built on the machine that runs it, so for this CPU (`-march=native`; Eigen's
+ * AVX512-FP16 code does not compile with g++ 12, hence `-mno-avx512fp16`, and older compilers
+ * get the plain flag). A copied cache that does not fit the CPU fails the load probe, and
+ * training falls back to tfjs' ops.
+ */
+const KERNEL_ARCH_FLAGS = [
+  ["-march=native", "-mno-avx512fp16"],
+  ["-march=native"],
+];
+
+async function compileKernels(
+  include: string,
+  libDir: string,
+  finalLibDir: string,
+  output: string,
+): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "scripted for Linux only";
+  const cxx = Deno.env.get("CXX") ?? "g++";
+  const started = performance.now();
+  let failure = "";
+  for (const arch of KERNEL_ARCH_FLAGS) {
+    const step = await run(cxx, [
+      "-shared",
+      "-fPIC",
+      "-O3",
+      ...arch,
+      "-std=c++17",
+      "-w",
+      "-D_GLIBCXX_USE_CXX11_ABI=1",
+      "-DEIGEN_MAX_ALIGN_BYTES=64",
+      `-I${include}`,
+      KERNELS_SOURCE,
+      `-L${libDir}`,
+      "-l:libtensorflow_framework.so.2",
+      `-Wl,-rpath,${finalLibDir}`,
+      "-o",
+      output,
+    ], { timeoutMs: 600_000 });
+    if (step.ok) {
+      note(
+        `fused kernels built (${arch.join(" ")}) in ${
+          ((performance.now() - started) / 1000).toFixed(1)
+        } s`,
+      );
+      return undefined;
+    }
+    failure = lastLine(step.output);
+  }
+  return `g++: ${failure}`;
+}
+
+/**
+ * The fused kernels for a working wheel build that lacks them (a cache from before they existed,
+ * or an older native_kernels.cc): the wheel again for its headers, then g++. Never fatal.
+ */
+async function ensureKernels(variant: Variant): Promise<void> {
+  const binding = bindingPath(variant.pkg);
+  const info = binding ? readBuildInfo(binding) : undefined;
+  if (!binding || info?.source !== "wheel" || variant.device !== "cpu") return;
+  const library = join(variant.cacheDir, kernelsLibraryName());
+  if (!exists(library)) {
+    const problem = await buildKernelsFromWheel(variant, library);
+    if (problem) {
+      say(
+        `fused training kernels not built (${problem}); training uses tfjs' ops, slower`,
+      );
+      return;
+    }
+  }
+  if (info.kernels !== library) {
+    writeBuildInfo(binding, { ...info, kernels: library });
+  }
+  const verdict = await probeNative(variant.pkg);
+  say(
+    verdict.kernels
+      ? "fused training kernels ready (GELU, LayerNorm, dropout)"
+      : `fused training kernels do not load (${verdict.kernelsDetail}); training uses tfjs' ops`,
+  );
+}
+
+async function buildKernelsFromWheel(
+  variant: Variant,
+  library: string,
+): Promise<string | undefined> {
+  const python = findPython();
+  if (!python) return "no Python with pip to fetch the TensorFlow wheel";
+  const tmp = Deno.makeTempDirSync({ dir: nativeRoot, prefix: ".kernels-" });
+  try {
+    say(`building the fused training kernels (once; ~30 s)`);
+    const wheels = join(tmp, "wheels");
+    const failed = await pipDownload(
+      python,
+      `${variant.wheel}==${WHEEL_TENSORFLOW_VERSION}`,
+      wheels,
+      false,
+    );
+    if (failed) return failed;
+    const wheel = [...Deno.readDirSync(wheels)].map((e) => e.name).find((n) =>
+      n.startsWith(`${variant.wheel.replace("-", "_")}-`)
+    );
+    if (!wheel) return `no ${variant.wheel} wheel was downloaded`;
+    const step = await run(python, [
+      "-c",
+      WHEEL_MEMBERS,
+      join(wheels, wheel),
+      tmp,
+      "headers",
+    ]);
+    if (!step.ok) return `unpacking the wheel: ${lastLine(step.output)}`;
+    const libDir = join(variant.cacheDir, "tensorflow");
+    return await compileKernels(
+      join(tmp, "tensorflow", "include"),
+      libDir,
+      libDir,
+      library,
+    );
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
   }
 }
 
@@ -492,7 +642,10 @@ const started = performance.now();
 let failure: string | undefined = "no native package for this machine";
 for (const pkg of nativePackages()) {
   failure = await setUp(variantOf(pkg));
-  if (!failure) break;
+  if (!failure) {
+    await ensureKernels(variantOf(pkg));
+    break;
+  }
   note(`${pkg}: ${failure}`);
 }
 note(

@@ -1,0 +1,291 @@
+// Fused CPU kernels for BERT training on TensorFlow's native library (the course's "tensorflow"
+// engine), loaded next to tfjs-node's addon by lib/runtime/native_kernels.ts.
+//
+// Why: in eager execution every TensorFlow op is one pass over memory. tfjs composes exact GELU
+// and LayerNorm from 5-12 such ops each (forward and backward), which cost a BERT training step
+// more time than its matrix products do. Each kernel here is one pass (two for LayerNorm's
+// backward), vectorized by Eigen and split over TensorFlow's intra-op threads, like TensorFlow's
+// own element-wise kernels.
+//
+// Built by tools/setup/setup_native.ts with g++ against the headers of the TensorFlow wheel whose
+// libtensorflow_framework the addon loads (a C++ library must match its TensorFlow exactly).
+//
+// Reductions (LayerNorm's dγ, dβ) sum fixed row blocks in a fixed order, so results do not
+// depend on how threads were scheduled: the same inputs give the same bits on every run.
+#define EIGEN_USE_THREADS
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "unsupported/Eigen/CXX11/Tensor"
+
+namespace course {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::InferenceContext;
+using CPUDevice = Eigen::ThreadPoolDevice;
+
+constexpr float kSqrtHalf = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+absl::Status SameAsFirstInput(InferenceContext* c) {
+  c->set_output(0, c->input(0));
+  return absl::OkStatus();
+}
+
+REGISTER_OP("CourseGelu")
+    .Input("x: float")
+    .Output("y: float")
+    .SetShapeFn(SameAsFirstInput)
+    .Doc("Exact GELU, x * Phi(x) with Phi(x) = 0.5 * (1 + erf(x / sqrt(2))).");
+
+REGISTER_OP("CourseGeluGrad")
+    .Input("dy: float")
+    .Input("x: float")
+    .Output("dx: float")
+    .SetShapeFn(SameAsFirstInput)
+    .Doc("dy * (Phi(x) + x * phi(x)), the gradient of exact GELU at x.");
+
+REGISTER_OP("CourseDropout")
+    .Input("x: float")
+    .Input("uniform: float")
+    .Attr("rate: float")
+    .Output("y: float")
+    .SetShapeFn(SameAsFirstInput)
+    .Doc("Inverted dropout with given uniform [0, 1) draws: x / (1 - rate) where uniform >= rate, "
+         "else 0. Its gradient is the same op applied to dy with the same draws.");
+
+REGISTER_OP("CourseLayerNorm")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Attr("epsilon: float")
+    .Output("y: float")
+    .Output("mean: float")
+    .Output("rstd: float")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->UnknownShapeOfRank(1));
+      c->set_output(2, c->UnknownShapeOfRank(1));
+      return absl::OkStatus();
+    })
+    .Doc("LayerNorm over the last axis with biased variance (torch.nn.LayerNorm); mean and "
+         "1/sqrt(var + epsilon) per row are returned for the backward pass.");
+
+REGISTER_OP("CourseLayerNormGrad")
+    .Input("dy: float")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("mean: float")
+    .Input("rstd: float")
+    .Output("dx: float")
+    .Output("dgamma: float")
+    .Output("dbeta: float")
+    .SetShapeFn([](InferenceContext* c) {
+      c->set_output(0, c->input(0));
+      c->set_output(1, c->input(2));
+      c->set_output(2, c->input(2));
+      return absl::OkStatus();
+    });
+
+class GeluOp : public OpKernel {
+ public:
+  explicit GeluOp(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    auto xf = x.flat<float>();
+    y->flat<float>().device(ctx->eigen_device<CPUDevice>()) =
+        xf * ((xf * kSqrtHalf).erf() * 0.5f + 0.5f);
+  }
+};
+
+class GeluGradOp : public OpKernel {
+ public:
+  explicit GeluGradOp(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    OP_REQUIRES(ctx, dy.shape() == x.shape(),
+                absl::InvalidArgumentError("CourseGeluGrad: dy and x differ in shape"));
+    Tensor* dx = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &dx));
+    auto xf = x.flat<float>();
+    dx->flat<float>().device(ctx->eigen_device<CPUDevice>()) =
+        dy.flat<float>() * ((xf * kSqrtHalf).erf() * 0.5f + 0.5f +
+                            xf * kInvSqrt2Pi * (xf.square() * -0.5f).exp());
+  }
+};
+
+class DropoutOp : public OpKernel {
+ public:
+  explicit DropoutOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("rate", &rate_));
+    OP_REQUIRES(c, rate_ >= 0.f && rate_ < 1.f,
+                absl::InvalidArgumentError("CourseDropout: rate must be in [0, 1)"));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& u = ctx->input(1);
+    OP_REQUIRES(ctx, x.shape() == u.shape(),
+                absl::InvalidArgumentError("CourseDropout: x and uniform differ in shape"));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, x.shape(), &y));
+    auto xf = x.flat<float>();
+    auto uf = u.flat<float>();
+    const float scale = 1.f / (1.f - rate_);
+    y->flat<float>().device(ctx->eigen_device<CPUDevice>()) =
+        (uf >= uf.constant(rate_)).select(xf * scale, xf.constant(0.f));
+  }
+
+ private:
+  float rate_;
+};
+
+// Rows are handed to threads in blocks of at least this many elements.
+constexpr int64_t kBlockElements = 16384;
+
+void ForEachRowBlock(OpKernelContext* ctx, int64_t blocks, int64_t row_cost,
+                     const std::function<void(int64_t, int64_t)>& fn) {
+  auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+  workers->ParallelFor(blocks, row_cost, fn);
+}
+
+class LayerNormOp : public OpKernel {
+ public:
+  explicit LayerNormOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("epsilon", &epsilon_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& gamma = ctx->input(1);
+    const Tensor& beta = ctx->input(2);
+    OP_REQUIRES(ctx, x.dims() >= 1,
+                absl::InvalidArgumentError("CourseLayerNorm: x needs at least one axis"));
+    const int64_t h = x.dim_size(x.dims() - 1);
+    OP_REQUIRES(ctx, gamma.NumElements() == h && beta.NumElements() == h,
+                absl::InvalidArgumentError("CourseLayerNorm: gamma and beta need the last axis' size"));
+    const int64_t n = h == 0 ? 0 : x.NumElements() / h;
+    Tensor *y = nullptr, *mean = nullptr, *rstd = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({n}), &mean));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({n}), &rstd));
+    const float* xp = x.flat<float>().data();
+    const float* gp = gamma.flat<float>().data();
+    const float* bp = beta.flat<float>().data();
+    float* yp = y->flat<float>().data();
+    float* mp = mean->flat<float>().data();
+    float* rp = rstd->flat<float>().data();
+    const float eps = epsilon_;
+    const float inv_h = h == 0 ? 0.f : 1.f / static_cast<float>(h);
+    ForEachRowBlock(ctx, n, 4 * h, [=](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* xr = xp + r * h;
+        float* yr = yp + r * h;
+        float sum = 0.f;
+        for (int64_t i = 0; i < h; ++i) sum += xr[i];
+        const float mu = sum * inv_h;
+        float sq = 0.f;
+        for (int64_t i = 0; i < h; ++i) {
+          const float d = xr[i] - mu;
+          sq += d * d;
+        }
+        const float rs = 1.f / std::sqrt(sq * inv_h + eps);
+        for (int64_t i = 0; i < h; ++i) yr[i] = (xr[i] - mu) * rs * gp[i] + bp[i];
+        mp[r] = mu;
+        rp[r] = rs;
+      }
+    });
+  }
+
+ private:
+  float epsilon_;
+};
+
+class LayerNormGradOp : public OpKernel {
+ public:
+  explicit LayerNormGradOp(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    const Tensor& gamma = ctx->input(2);
+    const Tensor& mean = ctx->input(3);
+    const Tensor& rstd = ctx->input(4);
+    OP_REQUIRES(ctx, dy.shape() == x.shape() && x.dims() >= 1,
+                absl::InvalidArgumentError("CourseLayerNormGrad: dy and x differ in shape"));
+    const int64_t h = x.dim_size(x.dims() - 1);
+    const int64_t n = h == 0 ? 0 : x.NumElements() / h;
+    OP_REQUIRES(ctx, gamma.NumElements() == h && mean.NumElements() == n && rstd.NumElements() == n,
+                absl::InvalidArgumentError("CourseLayerNormGrad: gamma, mean or rstd has the wrong size"));
+    Tensor *dx = nullptr, *dgamma = nullptr, *dbeta = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, gamma.shape(), &dgamma));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, gamma.shape(), &dbeta));
+    // Fixed row blocks, each with its own partial dγ and dβ, summed in block order below.
+    const int64_t rows_per_block = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(h, 1));
+    const int64_t blocks = (n + rows_per_block - 1) / rows_per_block;
+    std::vector<float> partial(static_cast<size_t>(2 * blocks * h), 0.f);
+    const float* dyp = dy.flat<float>().data();
+    const float* xp = x.flat<float>().data();
+    const float* gp = gamma.flat<float>().data();
+    const float* mp = mean.flat<float>().data();
+    const float* rp = rstd.flat<float>().data();
+    float* dxp = dx->flat<float>().data();
+    float* pp = partial.data();
+    const float inv_h = h == 0 ? 0.f : 1.f / static_cast<float>(h);
+    ForEachRowBlock(ctx, blocks, 8 * kBlockElements, [=](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        float* pg = pp + 2 * b * h;
+        float* pb = pg + h;
+        const int64_t last = std::min(n, (b + 1) * rows_per_block);
+        for (int64_t r = b * rows_per_block; r < last; ++r) {
+          const float* dyr = dyp + r * h;
+          const float* xr = xp + r * h;
+          float* dxr = dxp + r * h;
+          const float mu = mp[r], rs = rp[r];
+          float sum_g = 0.f, sum_gx = 0.f;
+          for (int64_t i = 0; i < h; ++i) {
+            const float xhat = (xr[i] - mu) * rs;
+            const float g = dyr[i] * gp[i];
+            sum_g += g;
+            sum_gx += g * xhat;
+            pg[i] += dyr[i] * xhat;
+            pb[i] += dyr[i];
+          }
+          const float mean_g = sum_g * inv_h, mean_gx = sum_gx * inv_h;
+          for (int64_t i = 0; i < h; ++i) {
+            const float xhat = (xr[i] - mu) * rs;
+            dxr[i] = rs * (dyr[i] * gp[i] - mean_g - xhat * mean_gx);
+          }
+        }
+      }
+    });
+    float* dgp = dgamma->flat<float>().data();
+    float* dbp = dbeta->flat<float>().data();
+    std::fill(dgp, dgp + h, 0.f);
+    std::fill(dbp, dbp + h, 0.f);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* pg = pp + 2 * b * h;
+      for (int64_t i = 0; i < h; ++i) {
+        dgp[i] += pg[i];
+        dbp[i] += pg[h + i];
+      }
+    }
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("CourseGelu").Device(tensorflow::DEVICE_CPU), GeluOp);
+REGISTER_KERNEL_BUILDER(Name("CourseGeluGrad").Device(tensorflow::DEVICE_CPU), GeluGradOp);
+REGISTER_KERNEL_BUILDER(Name("CourseDropout").Device(tensorflow::DEVICE_CPU), DropoutOp);
+REGISTER_KERNEL_BUILDER(Name("CourseLayerNorm").Device(tensorflow::DEVICE_CPU), LayerNormOp);
+REGISTER_KERNEL_BUILDER(Name("CourseLayerNormGrad").Device(tensorflow::DEVICE_CPU), LayerNormGradOp);
+
+}  // namespace course
