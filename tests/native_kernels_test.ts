@@ -1,7 +1,7 @@
 /**
  * The fused training kernels (lib/runtime/native_kernels.cc, loaded by native_kernels.ts): setup
  * builds them for the wheel engine and the kernel loads them; each agrees with the tfjs formulation
- * it replaces, forward and backward, on shapes that split over threads; a BERT training step gives
+ * it replaces (GELU, LayerNorm, attention softmax, dropout), forward and backward, on shapes that split over threads; a BERT training step gives
  * the same loss and gradients with them as without (dropout on, same masks); LayerNorm's reductions
  * are deterministic; bad input is an error, not a crash; a library built from another source is
  * never loaded. (The Hugging Face fixture parity in models_parity_test.ts runs with them too, as
@@ -10,7 +10,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { dirname, join } from "node:path";
-import { dropout, geluErf, layerNorm } from "../lib/models/ops.ts";
+import {
+  attentionSoftmax,
+  dropout,
+  geluErf,
+  layerNorm,
+} from "../lib/models/ops.ts";
 import {
   BertConfig,
   BertForSequenceClassification,
@@ -96,6 +101,40 @@ Deno.test({
       const again = run();
       assert.equal(maxDiff(again[4], fused[4]), 0);
       assert.equal(maxDiff(again[5], fused[5]), 0);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "fused attention softmax matches tfjs' ops with padding masked, forward and backward",
+  ignore: ignore || !fusedKernels(),
+  fn() {
+    tf.tidy(() => {
+      const scores = tf.randomNormal([3, 4, 50, 50], 0, 4, "float32", 31);
+      const dy = tf.randomNormal([3, 4, 50, 50], 0, 1, "float32", 32);
+      const lengths = [50, 31, 7];
+      const maskBias = tf.tensor4d(
+        lengths.flatMap((n) =>
+          Array.from(
+            { length: 50 },
+            (_, i) => i < n ? 0 : -3.4028234663852886e38,
+          )
+        ),
+        [3, 1, 1, 50],
+      );
+      const run = () =>
+        tf.valueAndGrad((s: tf.Tensor) => attentionSoftmax(s, maskBias, 0.125))(
+          scores,
+          dy,
+        );
+      const fused = run();
+      const reference = composite(run);
+      assert.ok(maxDiff(fused.value, reference.value) <= 1e-6);
+      assert.ok(maxDiff(fused.grad, reference.grad) <= 1e-6);
+      // Padded keys get probability 0.
+      const padded = tf.slice(fused.value, [2, 0, 0, 7], [1, 4, 50, 43]);
+      assert.equal(tf.max(padded).dataSync()[0], 0);
     });
   },
 });

@@ -5,7 +5,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BertConfig } from "./config.ts";
 import { Embedding, LayerNorm, Linear } from "./layers.ts";
-import { activation, dropout, linear, matMul } from "./ops.ts";
+import {
+  activation,
+  attentionSoftmax,
+  dropout,
+  linear,
+  matMul,
+} from "./ops.ts";
 import { nativeKernels } from "../runtime/native_ops.ts";
 import type { ParameterList } from "./parameters.ts";
 import { BertPreTrainedModel, type ModelOptions } from "./pretrained.ts";
@@ -190,8 +196,11 @@ class BertSelfAttention {
     maskBias: tf.Tensor,
     ctx: Context,
   ): { probs: tf.Tensor4D; dropped: tf.Tensor } {
-    const scaled = tf.mul(queryKeyScores, 1 / Math.sqrt(this.headSize));
-    const probs = tf.softmax(tf.add(scaled, maskBias)) as tf.Tensor4D;
+    const probs = attentionSoftmax(
+      queryKeyScores,
+      maskBias,
+      1 / Math.sqrt(this.headSize),
+    ) as tf.Tensor4D;
     const dropped = dropout(
       probs,
       this.config.attention_probs_dropout_prob,

@@ -22,6 +22,8 @@ import {
   geluForward,
   layerNormBackward,
   layerNormForward,
+  maskedSoftmaxBackward,
+  maskedSoftmaxForward,
 } from "../runtime/native_kernels.ts";
 
 registerWasmKernels();
@@ -241,6 +243,35 @@ function fusedLayerNorm(
     };
   });
   return op(x, gamma, beta);
+}
+
+/**
+ * Attention probabilities `softmax(scale·scores + maskBias)` over the keys: scores
+ * [b, heads, queries, keys], maskBias [b, 1, 1, keys] (0 for real tokens, a large negative number
+ * for padding). One native kernel each way where the fused kernels are loaded.
+ */
+export function attentionSoftmax(
+  scores: tf.Tensor,
+  maskBias: tf.Tensor,
+  scale: number,
+): tf.Tensor {
+  const [b, , , keys] = scores.shape;
+  if (
+    !fusedKernels() || scores.rank !== 4 || maskBias.size !== b * keys ||
+    maskBias.dtype !== "float32"
+  ) {
+    return tf.softmax(tf.add(tf.mul(scores, scale), maskBias));
+  }
+  const op = tf.customGrad((scores, save) => {
+    const probs = maskedSoftmaxForward(scores as tf.Tensor, maskBias, scale);
+    (save as tf.GradSaveFunc)([probs]);
+    return {
+      value: probs,
+      gradFunc: (dy: tf.Tensor, [probs]: tf.Tensor[]) =>
+        maskedSoftmaxBackward(dy, probs, scale),
+    };
+  });
+  return op(scores);
 }
 
 /**

@@ -1,4 +1,4 @@
-// Fused CPU kernels for BERT training on TensorFlow's native library (the course's "tensorflow"
+// Fused CPU kernels for BERT on TensorFlow's native library (the course's "tensorflow"
 // engine), loaded next to tfjs-node's addon by lib/runtime/native_kernels.ts.
 //
 // Why: in eager execution every TensorFlow op is one pass over memory. tfjs composes exact GELU
@@ -61,6 +61,24 @@ REGISTER_OP("CourseDropout")
     .SetShapeFn(SameAsFirstInput)
     .Doc("Inverted dropout with given uniform [0, 1) draws: x / (1 - rate) where uniform >= rate, "
          "else 0. Its gradient is the same op applied to dy with the same draws.");
+
+REGISTER_OP("CourseMaskedSoftmax")
+    .Input("scores: float")
+    .Input("mask_bias: float")
+    .Attr("scale: float")
+    .Output("probs: float")
+    .SetShapeFn(SameAsFirstInput)
+    .Doc("Attention probabilities softmax(scale * scores + mask_bias) over the last axis; scores "
+         "[b, heads, queries, keys], mask_bias [b, 1, 1, keys] (0 or a large negative number).");
+
+REGISTER_OP("CourseSoftmaxGrad")
+    .Input("dprobs: float")
+    .Input("probs: float")
+    .Attr("scale: float")
+    .Output("dscores: float")
+    .SetShapeFn(SameAsFirstInput)
+    .Doc("scale * probs * (dprobs - sum(dprobs * probs)) per row: CourseMaskedSoftmax's gradient "
+         "with respect to its scores.");
 
 REGISTER_OP("CourseLayerNorm")
     .Input("x: float")
@@ -148,6 +166,79 @@ class DropoutOp : public OpKernel {
 
  private:
   float rate_;
+};
+
+using RowArray = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, 1>>;
+using ConstRowArray = Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, 1>>;
+
+class MaskedSoftmaxOp : public OpKernel {
+ public:
+  explicit MaskedSoftmaxOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("scale", &scale_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& scores = ctx->input(0);
+    const Tensor& mask = ctx->input(1);
+    OP_REQUIRES(ctx, scores.dims() == 4,
+                absl::InvalidArgumentError("CourseMaskedSoftmax: scores must be [b, heads, q, k]"));
+    const int64_t b = scores.dim_size(0), rows_per_batch = scores.dim_size(1) * scores.dim_size(2),
+                  k = scores.dim_size(3);
+    OP_REQUIRES(ctx, mask.NumElements() == b * k,
+                absl::InvalidArgumentError("CourseMaskedSoftmax: mask_bias must be [b, 1, 1, k]"));
+    Tensor* probs = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, scores.shape(), &probs));
+    const float* sp = scores.flat<float>().data();
+    const float* mp = mask.flat<float>().data();
+    float* pp = probs->flat<float>().data();
+    const float scale = scale_;
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+    workers->ParallelFor(b * rows_per_batch, 12 * k, [=](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        ConstRowArray s(sp + r * k, k);
+        ConstRowArray m(mp + (r / rows_per_batch) * k, k);
+        RowArray p(pp + r * k, k);
+        p = s * scale + m;
+        p = (p - p.maxCoeff()).exp();
+        p *= 1.f / p.sum();
+      }
+    });
+  }
+
+ private:
+  float scale_;
+};
+
+class SoftmaxGradOp : public OpKernel {
+ public:
+  explicit SoftmaxGradOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("scale", &scale_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dprobs = ctx->input(0);
+    const Tensor& probs = ctx->input(1);
+    OP_REQUIRES(ctx, dprobs.shape() == probs.shape() && probs.dims() >= 1,
+                absl::InvalidArgumentError("CourseSoftmaxGrad: dprobs and probs differ in shape"));
+    const int64_t k = probs.dim_size(probs.dims() - 1);
+    const int64_t n = k == 0 ? 0 : probs.NumElements() / k;
+    Tensor* dscores = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0, probs.shape(), &dscores));
+    const float* dp = dprobs.flat<float>().data();
+    const float* pp = probs.flat<float>().data();
+    float* dsp = dscores->flat<float>().data();
+    const float scale = scale_;
+    auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
+    workers->ParallelFor(n, 6 * k, [=](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        ConstRowArray d(dp + r * k, k);
+        ConstRowArray p(pp + r * k, k);
+        const float dot = (d * p).sum();
+        RowArray(dsp + r * k, k) = (d - dot) * p * scale;
+      }
+    });
+  }
+
+ private:
+  float scale_;
 };
 
 // Rows are handed to threads in blocks of at least this many elements.
@@ -285,6 +376,8 @@ class LayerNormGradOp : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("CourseGelu").Device(tensorflow::DEVICE_CPU), GeluOp);
 REGISTER_KERNEL_BUILDER(Name("CourseGeluGrad").Device(tensorflow::DEVICE_CPU), GeluGradOp);
 REGISTER_KERNEL_BUILDER(Name("CourseDropout").Device(tensorflow::DEVICE_CPU), DropoutOp);
+REGISTER_KERNEL_BUILDER(Name("CourseMaskedSoftmax").Device(tensorflow::DEVICE_CPU), MaskedSoftmaxOp);
+REGISTER_KERNEL_BUILDER(Name("CourseSoftmaxGrad").Device(tensorflow::DEVICE_CPU), SoftmaxGradOp);
 REGISTER_KERNEL_BUILDER(Name("CourseLayerNorm").Device(tensorflow::DEVICE_CPU), LayerNormOp);
 REGISTER_KERNEL_BUILDER(Name("CourseLayerNormGrad").Device(tensorflow::DEVICE_CPU), LayerNormGradOp);
 

@@ -1,7 +1,8 @@
 /**
  * The course's fused CPU kernels for TensorFlow's native library (`native_kernels.cc`): exact
- * GELU and its gradient, LayerNorm forward and backward, dropout from given draws. Each replaces
- * 4-12 eager TensorFlow ops, i.e. as many passes over the activations, in a BERT training step.
+ * GELU and its gradient, LayerNorm forward and backward, dropout from given draws, attention's
+ * scaled and masked softmax and its gradient. Each replaces 3-12 eager TensorFlow ops, i.e. as
+ * many passes over the activations, in a BERT training step.
  *
  * `tools/setup/setup_native.ts` compiles them against the TensorFlow wheel it builds the addon
  * from, and records the library in the addon's build info (`kernels`). They are loaded with
@@ -120,6 +121,28 @@ export function dropoutWithDraws(
   ], [x, uniform]);
 }
 
+/** Attention probabilities `softmax(scale·scores + maskBias)`, scores [b, heads, q, k], mask [b, 1, 1, k]. */
+export function maskedSoftmaxForward(
+  scores: tf.Tensor,
+  maskBias: tf.Tensor,
+  scale: number,
+): tf.Tensor {
+  return nodeBackend().executeSingleOutput("CourseMaskedSoftmax", [
+    floatAttr("scale", scale),
+  ], [scores, maskBias]);
+}
+
+/** The gradient with respect to the scores: `scale·p·(dp − Σ dp·p)` per row. */
+export function maskedSoftmaxBackward(
+  dProbs: tf.Tensor,
+  probs: tf.Tensor,
+  scale: number,
+): tf.Tensor {
+  return nodeBackend().executeSingleOutput("CourseSoftmaxGrad", [
+    floatAttr("scale", scale),
+  ], [dProbs, probs]);
+}
+
 /** LayerNorm over the last axis: [y, mean per row, 1/√(var+ε) per row]. */
 export function layerNormForward(
   x: tf.Tensor,
@@ -189,6 +212,20 @@ export function selfTest(): string {
         x,
         tf.mul(tf.cast(tf.greaterEqual(uniform, 0.25), "float32"), 4 / 3),
       ),
+    ]);
+    const scores = tf.reshape(x, [1, 2, 3, 40]);
+    const maskBias = tf.reshape(
+      tf.concat([tf.zeros([30]), tf.fill([10], -1e4)]),
+      [1, 1, 1, 40],
+    );
+    const softmax = (s: tf.Tensor) =>
+      tf.softmax(tf.add(tf.mul(s, 0.125), maskBias));
+    const probs = maskedSoftmaxForward(scores, maskBias, 0.125);
+    checks.push(["CourseMaskedSoftmax", probs, softmax(scores)]);
+    checks.push([
+      "CourseSoftmaxGrad",
+      maskedSoftmaxBackward(tf.reshape(dy, [1, 2, 3, 40]), probs, 0.125),
+      tf.grad(softmax)(scores, tf.reshape(dy, [1, 2, 3, 40])),
     ]);
     const [y, mean, rstd] = layerNormForward(x, gamma, beta, 1e-12);
     const moments = tf.moments(x, -1, true);

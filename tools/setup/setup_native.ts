@@ -523,7 +523,7 @@ async function ensureKernels(variant: Variant): Promise<void> {
   const verdict = await probeNative(variant.pkg);
   say(
     verdict.kernels
-      ? "fused training kernels ready (GELU, LayerNorm, dropout)"
+      ? "fused training kernels ready (GELU, LayerNorm, dropout, attention softmax)"
       : `fused training kernels do not load (${verdict.kernelsDetail}); training uses tfjs' ops`,
   );
 }
