@@ -31,6 +31,8 @@ import {
   selfTest,
   staleKernels,
 } from "../lib/runtime/native_kernels.ts";
+import { formatDeviceReport } from "../lib/runtime/device.ts";
+import { initBackend } from "../lib/runtime/backend.ts";
 import { useBackend } from "./models_util.ts";
 
 const nativeHere = await useBackend("tensorflow");
@@ -265,6 +267,19 @@ Deno.test({
       );
       mean.dispose();
     });
+  },
+});
+
+Deno.test({
+  name: "the device report says when the fused kernels are off",
+  ignore: ignore || !fusedKernels(),
+  async fn() {
+    await initBackend("tensorflow");
+    assert.doesNotMatch(formatDeviceReport(), /융합 커널/);
+    assert.match(
+      composite(() => formatDeviceReport()),
+      /융합 커널 꺼짐 \(COURSE_NATIVE_KERNELS=0\)/,
+    );
   },
 });
 

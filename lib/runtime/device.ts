@@ -2,6 +2,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, getBackendInfo } from "./backend.ts";
 import { formatBytes } from "./format.ts";
 import { isQuickMode } from "./mode.ts";
+import { readEnv } from "./env.ts";
+import { fusedKernels, fusedKernelsDetail } from "./native_kernels.ts";
 
 export interface DeviceReport {
   /** Backend chosen by initBackend(), or undefined before it ran. */
@@ -20,6 +22,8 @@ export interface DeviceReport {
     package: string;
     onednn: boolean;
     source?: string;
+    /** Why the course's fused training kernels are not in use; absent when they are. */
+    fusedKernelsMissing?: string;
   };
   tfjsVersion: string;
   denoVersion: string;
@@ -55,6 +59,11 @@ export function deviceReport(
       package: info.native.package,
       onednn: info.native.onednn,
       source: info.native.source,
+      ...(fusedKernels() ? {} : {
+        fusedKernelsMissing: readEnv("COURSE_NATIVE_KERNELS") === "0"
+          ? "COURSE_NATIVE_KERNELS=0"
+          : fusedKernelsDetail(),
+      }),
     },
     tfjsVersion: tf.version_core,
     denoVersion: Deno.version.deno,
@@ -111,6 +120,14 @@ export function formatDeviceReport(
         report.tensorflow.onednn ? "켜짐" : "꺼짐"
       }`,
     );
+    const missing = report.tensorflow.fusedKernelsMissing;
+    if (missing) {
+      lines.push(
+        missing === "COURSE_NATIVE_KERNELS=0"
+          ? "  융합 커널 꺼짐 (COURSE_NATIVE_KERNELS=0): 학습은 tfjs 연산으로, 더 느리게 계산합니다."
+          : `  융합 커널 없음 (${missing}): 학습이 느려집니다. deno task setup을 다시 실행하세요.`,
+      );
+    }
   }
   for (const skipped of report.skipped) {
     lines.push(`  건너뜀: ${skipped.name} — ${skipped.detail}`);
