@@ -2,8 +2,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, getBackendInfo } from "./backend.ts";
 import { formatBytes } from "./format.ts";
 import { isQuickMode } from "./mode.ts";
-import { readEnv } from "./env.ts";
-import { fusedKernels, fusedKernelsDetail } from "./native_kernels.ts";
+import {
+  fusedKernels,
+  fusedKernelsDetail,
+  KERNELS_OFF,
+} from "./native_kernels.ts";
 
 export interface DeviceReport {
   /** Backend chosen by initBackend(), or undefined before it ran. */
@@ -59,11 +62,7 @@ export function deviceReport(
       package: info.native.package,
       onednn: info.native.onednn,
       source: info.native.source,
-      ...(fusedKernels() ? {} : {
-        fusedKernelsMissing: readEnv("COURSE_NATIVE_KERNELS") === "0"
-          ? "COURSE_NATIVE_KERNELS=0"
-          : fusedKernelsDetail(),
-      }),
+      ...(fusedKernels() ? {} : { fusedKernelsMissing: fusedKernelsDetail() }),
     },
     tfjsVersion: tf.version_core,
     denoVersion: Deno.version.deno,
@@ -123,8 +122,8 @@ export function formatDeviceReport(
     const missing = report.tensorflow.fusedKernelsMissing;
     if (missing) {
       lines.push(
-        missing === "COURSE_NATIVE_KERNELS=0"
-          ? "  융합 커널 꺼짐 (COURSE_NATIVE_KERNELS=0): 학습은 tfjs 연산으로, 더 느리게 계산합니다."
+        missing === KERNELS_OFF
+          ? `  융합 커널 꺼짐 (${KERNELS_OFF}): 학습은 tfjs 연산으로, 더 느리게 계산합니다.`
           : `  융합 커널 없음 (${missing}): 학습이 느려집니다. deno task setup을 다시 실행하세요.`,
       );
     }

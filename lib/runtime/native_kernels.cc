@@ -168,6 +168,12 @@ class DropoutOp : public OpKernel {
   float rate_;
 };
 
+// Units [0, units) split over TensorFlow's intra-op threads, `cost` being one unit's work.
+void ParallelFor(OpKernelContext* ctx, int64_t units, int64_t cost,
+                 const std::function<void(int64_t, int64_t)>& fn) {
+  ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(units, cost, fn);
+}
+
 using RowArray = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, 1>>;
 using ConstRowArray = Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, 1>>;
 
@@ -191,8 +197,7 @@ class MaskedSoftmaxOp : public OpKernel {
     const float* mp = mask.flat<float>().data();
     float* pp = probs->flat<float>().data();
     const float scale = scale_;
-    auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-    workers->ParallelFor(b * rows_per_batch, 12 * k, [=](int64_t begin, int64_t end) {
+    ParallelFor(ctx, b * rows_per_batch, 12 * k, [=](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         ConstRowArray s(sp + r * k, k);
         ConstRowArray m(mp + (r / rows_per_batch) * k, k);
@@ -226,8 +231,7 @@ class SoftmaxGradOp : public OpKernel {
     const float* pp = probs.flat<float>().data();
     float* dsp = dscores->flat<float>().data();
     const float scale = scale_;
-    auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-    workers->ParallelFor(n, 6 * k, [=](int64_t begin, int64_t end) {
+    ParallelFor(ctx, n, 6 * k, [=](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         ConstRowArray d(dp + r * k, k);
         ConstRowArray p(pp + r * k, k);
@@ -244,11 +248,6 @@ class SoftmaxGradOp : public OpKernel {
 // Rows are handed to threads in blocks of at least this many elements.
 constexpr int64_t kBlockElements = 16384;
 
-void ForEachRowBlock(OpKernelContext* ctx, int64_t blocks, int64_t row_cost,
-                     const std::function<void(int64_t, int64_t)>& fn) {
-  auto* workers = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  workers->ParallelFor(blocks, row_cost, fn);
-}
 
 class LayerNormOp : public OpKernel {
  public:
@@ -277,7 +276,7 @@ class LayerNormOp : public OpKernel {
     float* rp = rstd->flat<float>().data();
     const float eps = epsilon_;
     const float inv_h = h == 0 ? 0.f : 1.f / static_cast<float>(h);
-    ForEachRowBlock(ctx, n, 4 * h, [=](int64_t begin, int64_t end) {
+    ParallelFor(ctx, n, 4 * h, [=](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const float* xr = xp + r * h;
         float* yr = yp + r * h;
@@ -332,7 +331,7 @@ class LayerNormGradOp : public OpKernel {
     float* dxp = dx->flat<float>().data();
     float* pp = partial.data();
     const float inv_h = h == 0 ? 0.f : 1.f / static_cast<float>(h);
-    ForEachRowBlock(ctx, blocks, 8 * kBlockElements, [=](int64_t begin, int64_t end) {
+    ParallelFor(ctx, blocks, 8 * kBlockElements, [=](int64_t begin, int64_t end) {
       for (int64_t b = begin; b < end; ++b) {
         float* pg = pp + 2 * b * h;
         float* pb = pg + h;

@@ -44,15 +44,22 @@ export function staleKernels(library: string): string | undefined {
 /** Whether the fused kernels are loaded in this process (a failed load says why). */
 let loaded: { ok: boolean; detail: string } | undefined;
 
-/** True when the fused kernels can run: loaded, "tensorflow" backend, not switched off. */
-export function fusedKernels(): boolean {
-  return loaded?.ok === true && nativeKernels() &&
-    readEnv("COURSE_NATIVE_KERNELS") !== "0";
+/** The setting that switches the loaded kernels off, as `fusedKernelsDetail()` names it. */
+export const KERNELS_OFF = "COURSE_NATIVE_KERNELS=0";
+
+function switchedOff(): boolean {
+  return readEnv("COURSE_NATIVE_KERNELS") === "0";
 }
 
-/** Why the fused kernels are not loaded, or "" when they are. */
+/** True when the fused kernels can run: loaded, "tensorflow" backend, not switched off. */
+export function fusedKernels(): boolean {
+  return loaded?.ok === true && nativeKernels() && !switchedOff();
+}
+
+/** Why the fused kernels are not in use (`KERNELS_OFF` when switched off), or "" when loaded. */
 export function fusedKernelsDetail(): string {
-  return loaded ? loaded.detail : "not loaded";
+  if (!loaded) return "not loaded";
+  return loaded.ok && switchedOff() ? KERNELS_OFF : loaded.detail;
 }
 
 /**
@@ -150,13 +157,12 @@ export function layerNormForward(
   beta: tf.Tensor,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const [y, mean, rstd] = nodeBackend().executeMultipleOutputs(
+  return nodeBackend().executeMultipleOutputs(
     "CourseLayerNorm",
     [floatAttr("epsilon", epsilon)],
     [x, gamma, beta],
     3,
-  );
-  return [y, mean, rstd];
+  ) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /** LayerNorm's backward: [dx, dγ, dβ]. */
@@ -167,13 +173,12 @@ export function layerNormBackward(
   mean: tf.Tensor,
   rstd: tf.Tensor,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const [dx, dGamma, dBeta] = nodeBackend().executeMultipleOutputs(
+  return nodeBackend().executeMultipleOutputs(
     "CourseLayerNormGrad",
     [],
     [dy, x, gamma, mean, rstd],
     3,
-  );
-  return [dx, dGamma, dBeta];
+  ) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /**

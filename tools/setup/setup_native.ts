@@ -342,6 +342,41 @@ for wheel in glob.glob(sys.argv[2] + "/nvidia_*.whl"):
                 z.extract(name, into)
 `;
 
+/**
+ * pip downloads `requirement` into `wheels`, then unpacks from the variant's TensorFlow wheel what
+ * `WHEEL_MEMBERS` selects for `members` into `into`. Says what failed, or undefined.
+ */
+async function unpackWheel(
+  python: string,
+  variant: Variant,
+  requirement: string,
+  wheels: string,
+  into: string,
+  members: "cpu" | "gpu" | "headers",
+): Promise<string | undefined> {
+  const failed = await pipDownload(
+    python,
+    requirement,
+    wheels,
+    variant.device === "gpu",
+  );
+  if (failed) return failed;
+  const wheel = [...Deno.readDirSync(wheels)].map((e) => e.name).find((n) =>
+    n.startsWith(
+      `${variant.wheel.replace("-", "_")}-${WHEEL_TENSORFLOW_VERSION}-`,
+    )
+  );
+  if (!wheel) return `no ${variant.wheel} wheel was downloaded`;
+  const step = await run(python, [
+    "-c",
+    WHEEL_MEMBERS,
+    join(wheels, wheel),
+    into,
+    members,
+  ]);
+  return step.ok ? undefined : `unpacking the wheel: ${lastLine(step.output)}`;
+}
+
 async function buildFromWheel(variant: Variant): Promise<string | undefined> {
   if (Deno.build.os !== "linux") {
     return "building from a wheel is scripted for Linux only";
@@ -365,30 +400,18 @@ async function buildFromWheel(variant: Variant): Promise<string | undefined> {
       `building ${variant.pkg} from the ${variant.wheel} ${WHEEL_TENSORFLOW_VERSION} wheel (once; ~1 min)`,
     );
     const wheels = join(tmp, "wheels");
-    const failed = await pipDownload(
+    const out = join(tmp, "out");
+    const failed = await unpackWheel(
       python,
+      variant,
       requirement,
       wheels,
-      variant.device === "gpu",
-    );
-    if (failed) return failed;
-    const wheel = [...Deno.readDirSync(wheels)].map((e) => e.name).find((n) =>
-      n.startsWith(
-        `${variant.wheel.replace("-", "_")}-${WHEEL_TENSORFLOW_VERSION}-`,
-      )
-    );
-    if (!wheel) return `no ${variant.wheel} wheel was downloaded`;
-    const out = join(tmp, "out");
-    let step = await run(python, [
-      "-c",
-      WHEEL_MEMBERS,
-      join(wheels, wheel),
       out,
       variant.device,
-    ]);
-    if (!step.ok) return `unpacking the wheel: ${lastLine(step.output)}`;
+    );
+    if (failed) return failed;
     if (variant.device === "gpu") {
-      step = await run(python, ["-c", NVIDIA_MEMBERS, out, wheels]);
+      const step = await run(python, ["-c", NVIDIA_MEMBERS, out, wheels]);
       if (!step.ok) {
         return `unpacking the CUDA wheels: ${lastLine(step.output)}`;
       }
@@ -406,7 +429,7 @@ async function buildFromWheel(variant: Variant): Promise<string | undefined> {
       join(libDir, "libtensorflow_framework.so"),
     );
     const finalLibDir = join(variant.cacheDir, "tensorflow");
-    step = await run(cxx, [
+    const step = await run(cxx, [
       "-shared",
       "-fPIC",
       "-O2",
@@ -464,7 +487,6 @@ async function compileKernels(
   finalLibDir: string,
   output: string,
 ): Promise<string | undefined> {
-  if (Deno.build.os !== "linux") return "scripted for Linux only";
   const cxx = Deno.env.get("CXX") ?? "g++";
   const started = performance.now();
   let failure = "";
@@ -537,26 +559,15 @@ async function buildKernelsFromWheel(
   const tmp = Deno.makeTempDirSync({ dir: nativeRoot, prefix: ".kernels-" });
   try {
     say(`building the fused training kernels (once; ~30 s)`);
-    const wheels = join(tmp, "wheels");
-    const failed = await pipDownload(
+    const failed = await unpackWheel(
       python,
+      variant,
       `${variant.wheel}==${WHEEL_TENSORFLOW_VERSION}`,
-      wheels,
-      false,
-    );
-    if (failed) return failed;
-    const wheel = [...Deno.readDirSync(wheels)].map((e) => e.name).find((n) =>
-      n.startsWith(`${variant.wheel.replace("-", "_")}-`)
-    );
-    if (!wheel) return `no ${variant.wheel} wheel was downloaded`;
-    const step = await run(python, [
-      "-c",
-      WHEEL_MEMBERS,
-      join(wheels, wheel),
+      join(tmp, "wheels"),
       tmp,
       "headers",
-    ]);
-    if (!step.ok) return `unpacking the wheel: ${lastLine(step.output)}`;
+    );
+    if (failed) return failed;
     const libDir = join(variant.cacheDir, "tensorflow");
     return await compileKernels(
       join(tmp, "tensorflow", "include"),
