@@ -529,9 +529,11 @@ async function ensureKernels(variant: Variant): Promise<void> {
   const binding = bindingPath(variant.pkg);
   const info = binding ? readBuildInfo(binding) : undefined;
   if (!binding || info?.source !== "wheel" || variant.device !== "cpu") return;
-  const library = join(variant.cacheDir, kernelsLibraryName());
+  // Beside the libtensorflow this addon loads (its build folder), which need not be the folder a
+  // new build would get (the addon was set up with another COURSE_CACHE, say).
+  const library = join(dirname(info.libDir), kernelsLibraryName());
   if (!exists(library)) {
-    const problem = await buildKernelsFromWheel(variant, library);
+    const problem = await buildKernelsFromWheel(variant, info.libDir, library);
     if (problem) {
       say(
         `fused training kernels not built (${problem}); training uses tfjs' ops, slower`,
@@ -552,6 +554,7 @@ async function ensureKernels(variant: Variant): Promise<void> {
 
 async function buildKernelsFromWheel(
   variant: Variant,
+  libDir: string,
   library: string,
 ): Promise<string | undefined> {
   const python = findPython();
@@ -568,7 +571,6 @@ async function buildKernelsFromWheel(
       "headers",
     );
     if (failed) return failed;
-    const libDir = join(variant.cacheDir, "tensorflow");
     return await compileKernels(
       join(tmp, "tensorflow", "include"),
       libDir,
