@@ -1,7 +1,8 @@
 /**
- * The fused training kernels (lib/runtime/native_kernels.cc, loaded by native_kernels.ts): setup
+ * The fused kernels (lib/runtime/native_kernels.cc, loaded by native_kernels.ts): setup
  * builds them for the wheel engine and the kernel loads them; each agrees with the tfjs formulation
- * it replaces (GELU, LayerNorm, attention softmax, dropout), forward and backward, on shapes that split over threads; a BERT training step gives
+ * it replaces (GELU, LayerNorm, attention softmax, dropout), forward and backward, on shapes that
+ * split over threads, and so do the inference graph's attention and residual LayerNorm; a BERT training step gives
  * the same loss and gradients with them as without (dropout on, same masks); LayerNorm's reductions
  * are deterministic; bad input is an error, not a crash; a library built from another source is
  * never loaded. (The Hugging Face fixture parity in models_parity_test.ts runs with them too, as
@@ -33,6 +34,7 @@ import {
 } from "../lib/runtime/native_kernels.ts";
 import { formatDeviceReport } from "../lib/runtime/device.ts";
 import { initBackend } from "../lib/runtime/backend.ts";
+import { nodeBackend } from "../lib/runtime/native_ops.ts";
 import { useBackend } from "./models_util.ts";
 
 const nativeHere = await useBackend("tensorflow");
@@ -234,6 +236,113 @@ Deno.test({
       ]);
       models.forEach((m) => m.dispose());
     }
+  },
+});
+
+/** The inference graph's kernels, run eagerly: CourseAttention and CourseAddLayerNorm. */
+function runKernel(
+  op: string,
+  inputs: tf.Tensor[],
+  attrs: { name: string; type: "int" | "float"; value: number }[] = [],
+): tf.Tensor {
+  const backend = nodeBackend();
+  return backend.executeSingleOutput(
+    op,
+    attrs.map(({ name, type, value }) => ({
+      name,
+      type: type === "int"
+        ? backend.binding.TF_ATTR_INT
+        : backend.binding.TF_ATTR_FLOAT,
+      value,
+    })),
+    inputs,
+  );
+}
+
+Deno.test({
+  name:
+    "CourseAttention equals split heads, masked softmax and merge in tfjs ops, padding included; CourseAddLayerNorm equals LayerNorm(x + residual)",
+  ignore: ignore || !fusedKernels(),
+  fn() {
+    tf.tidy(() => {
+      const [batch, seq, heads, size] = [3, 37, 4, 16];
+      const hidden = heads * size;
+      const qkv = tf.randomNormal(
+        [batch * seq, 3 * hidden],
+        0,
+        1,
+        "float32",
+        11,
+      );
+      const lengths = [37, 20, 1];
+      const maskBias = tf.tensor4d(
+        lengths.flatMap((n) =>
+          Array.from(
+            { length: seq },
+            (_, i) => i < n ? 0 : -3.4028234663852886e38,
+          )
+        ),
+        [batch, 1, 1, seq],
+      );
+      const got = runKernel("CourseAttention", [qkv, maskBias], [
+        { name: "heads", type: "int", value: heads },
+        { name: "scale", type: "float", value: 1 / Math.sqrt(size) },
+      ]);
+      const [q, k, v] = tf.split(qkv, 3, 1).map((t) =>
+        tf.transpose(tf.reshape(t, [batch, seq, heads, size]), [0, 2, 1, 3])
+      );
+      const probs = tf.softmax(
+        tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(size)), maskBias),
+      );
+      const want = tf.reshape(
+        tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]),
+        [batch * seq, hidden],
+      );
+      assert.deepEqual(got.shape, want.shape);
+      assert.ok(maxDiff(got, want) < 1e-5, `attention ${maxDiff(got, want)}`);
+
+      const x = tf.randomNormal([600, 256], 0, 2, "float32", 12);
+      const residual = tf.randomNormal([600, 256], 0, 1, "float32", 13);
+      const gamma = tf.randomNormal([256], 1, 0.1, "float32", 14);
+      const beta = tf.randomNormal([256], 0, 0.1, "float32", 15);
+      const fusedSum = runKernel("CourseAddLayerNorm", [
+        x,
+        residual,
+        gamma,
+        beta,
+      ], [{ name: "epsilon", type: "float", value: 1e-12 }]);
+      const [separate] = layerNormForward(
+        tf.add(x, residual),
+        gamma,
+        beta,
+        1e-12,
+      );
+      assert.ok(maxDiff(fusedSum, separate) < 1e-5);
+
+      assert.throws(
+        () =>
+          runKernel(
+            "CourseAttention",
+            [qkv, tf.zeros([batch, 1, 1, seq - 1])],
+            [
+              { name: "heads", type: "int", value: heads },
+              { name: "scale", type: "float", value: 1 },
+            ],
+          ),
+        /mask_bias must be/,
+      );
+      assert.throws(
+        () =>
+          runKernel(
+            "CourseAddLayerNorm",
+            [x, tf.ones([600, 255]), gamma, beta],
+            [
+              { name: "epsilon", type: "float", value: 1e-12 },
+            ],
+          ),
+        /differ in shape/,
+      );
+    });
   },
 });
 

@@ -30,6 +30,7 @@ import { CourseError } from "../lib/runtime/errors.ts";
 import { NativeGraphSession } from "../lib/runtime/native_graph.ts";
 import {
   createTensorflowEngine,
+  graphAttempts,
   openTranslatedGraph,
 } from "../lib/tasks/engine_tensorflow.ts";
 import { pipeline } from "../lib/tasks/mod.ts";
@@ -131,10 +132,17 @@ const HF_CASES: {
   },
 ];
 
+/** oneDNN's LayerNorm, plain ops, and the course's attention and LayerNorm kernels (loaded by setup). */
+const VARIANTS: TfGraphOptions[] = [
+  { layerNorm: "fused" },
+  { layerNorm: "ops" },
+  { layerNorm: "course", attention: "course" },
+];
+
 for (const { task, want } of HF_CASES) {
   Deno.test({
     name:
-      `${task}: the TensorFlow graph matches Hugging Face's outputs, LayerNorm fused and as ops`,
+      `${task}: the TensorFlow graph matches Hugging Face's outputs, LayerNorm fused, as ops, and with the course's kernels`,
     ignore,
     fn: () =>
       withTempDir(async (dir) => {
@@ -142,16 +150,20 @@ for (const { task, want } of HF_CASES) {
           ? await fixtureWithSeqclsHead()
           : FIXTURE_DIR;
         const { modelPath } = await exportOnnx(source, dir, { task });
-        for (const layerNorm of ["fused", "ops"] as const) {
-          const got = await runTranslated(modelPath, dir, reference.batches, {
-            layerNorm,
-          });
+        for (const options of VARIANTS) {
+          const got = await runTranslated(
+            modelPath,
+            dir,
+            reference.batches,
+            options,
+          );
+          const variant = options.attention ?? options.layerNorm;
           for (const [i, batch] of reference.batches.entries()) {
             for (const [name, values] of Object.entries(want)) {
               assertClose(
                 got[i][name],
                 values(batch),
-                `${task} ${layerNorm} ${batch.name} ${name}`,
+                `${task} ${variant} ${batch.name} ${name}`,
               );
             }
           }
@@ -162,7 +174,42 @@ for (const { task, want } of HF_CASES) {
 
 Deno.test({
   name:
-    "the engine opens the graph with oneDNN's LayerNorm here, and falls back to plain ops where that kernel is missing",
+    "with the course's kernels each attention block is one CourseAttention op and each residual LayerNorm one CourseAddLayerNorm",
+  ignore,
+  fn: async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tf-graph-test-"));
+    try {
+      const { modelPath } = await exportOnnx(FIXTURE_DIR, dir, {
+        task: "feature-extraction",
+      });
+      const onnxBytes = await readFile(modelPath);
+      const count = (options: TfGraphOptions, op: string) => {
+        const text = new TextDecoder("latin1").decode(
+          tfGraphFromOnnx(onnxBytes, options).savedModel,
+        );
+        return text.split(`\x12${String.fromCharCode(op.length)}${op}`)
+          .length - 1;
+      };
+      const layers = JSON.parse(
+        await readFile(join(FIXTURE_DIR, "config.json"), "utf8"),
+      ).num_hidden_layers as number;
+      const course = { layerNorm: "course", attention: "course" } as const;
+      assert.equal(count(course, "CourseAttention"), layers);
+      // Two residual sums per layer, and the embeddings' sum of three lookups.
+      assert.equal(count(course, "CourseAddLayerNorm"), 2 * layers + 1);
+      for (const op of ["Softmax", "Transpose", "BatchMatMulV2", "SplitV"]) {
+        assert.equal(count(course, op), 0, op);
+        assert.ok(count({}, op) > 0, op);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the engine opens the graph with the course's kernels here, else oneDNN's LayerNorm, and falls back to plain ops where that kernel is missing",
   ignore,
   fn: () =>
     withTempDir(async (dir) => {
@@ -178,8 +225,14 @@ Deno.test({
         opened.session.dispose();
         return opened.options;
       };
-      // x86 TensorFlow 2.21 (this course's build) has the kernel: the fast graph is the default.
-      assert.equal((await open()).layerNorm, "fused");
+      // Setup builds the course's kernels (native_kernels_test fails where they are missing) and
+      // x86 TensorFlow 2.21 has oneDNN's: the fastest graph is the default.
+      assert.deepEqual(graphAttempts()[0], {
+        layerNorm: "course",
+        attention: "course",
+      });
+      assert.equal((await open()).attention, "course");
+      assert.equal((await open(graphAttempts().slice(1))).layerNorm, "fused");
       const missing = {
         layerNorm: "fused" as const,
         layerNormKernel: "_NoSuchLayerNorm",

@@ -21,6 +21,7 @@ interface NodeBinding {
   TF_INT32: number;
   TF_ATTR_TYPE: number;
   TF_ATTR_BOOL: number;
+  TF_ATTR_INT: number;
   TF_ATTR_FLOAT: number;
   TF_ATTR_STRING: number;
   TF_ATTR_SHAPE: number;

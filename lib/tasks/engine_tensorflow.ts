@@ -13,20 +13,32 @@ import {
 } from "../models/tf_graph/mod.ts";
 import { initBackend } from "../runtime/backend.ts";
 import { CourseError } from "../runtime/errors.ts";
+import { fusedKernels } from "../runtime/native_kernels.ts";
 import { NativeGraphSession } from "../runtime/native_graph.ts";
 import { nativeKernels } from "../runtime/native_ops.ts";
 import type { PaddedBatch } from "./batching.ts";
 import type { EngineOutputs, InferenceEngine } from "./engine.ts";
 
 /**
- * Opens the first of `attempts` that this TensorFlow build loads: by default the graph with
- * oneDNN's LayerNorm kernel, then, for a build without that kernel (not x86, or an older
- * libtensorflow), the same graph with LayerNorm as plain ops.
+ * The graphs to try, fastest first: with the course's fused kernels for attention and LayerNorm
+ * when they are loaded (lib/runtime/native_kernels.ts), then with oneDNN's LayerNorm kernel, then,
+ * for a build without that kernel (not x86, or an older libtensorflow), LayerNorm as plain ops.
  */
+export function graphAttempts(): TfGraphOptions[] {
+  return [
+    ...(fusedKernels()
+      ? [{ layerNorm: "course", attention: "course" } as const]
+      : []),
+    { layerNorm: "fused" },
+    { layerNorm: "ops" },
+  ];
+}
+
+/** Opens the first of `attempts` (by default `graphAttempts()`) that this TensorFlow loads. */
 export async function openTranslatedGraph(
   onnxPath: string,
   workDir: string,
-  attempts: TfGraphOptions[] = [{ layerNorm: "fused" }, { layerNorm: "ops" }],
+  attempts: TfGraphOptions[] = graphAttempts(),
 ): Promise<{
   graph: ExportTfGraphResult;
   session: NativeGraphSession;

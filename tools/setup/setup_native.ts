@@ -14,7 +14,7 @@
  *      libraries for the GPU package): its `libtensorflow_cc.so.2` exports the C and eager C API
  *      tfjs-node needs, the addon's sources ship in the npm package, and one g++ call with the
  *      Node-API headers (npm `node-api-headers`) builds the addon. Kept in the course cache.
- * Then, for a wheel build on CPU, the course's fused training kernels (lib/runtime/native_kernels.cc)
+ * Then, for a wheel build on CPU, the course's fused kernels (lib/runtime/native_kernels.cc)
  * are compiled against the same wheel's C++ headers (once per source version; without them training
  * uses tfjs' composite ops, slower).
  * Otherwise the course computes on wasm; the last line says why and how to get the fast engine.
@@ -455,7 +455,7 @@ async function buildFromWheel(variant: Variant): Promise<string | undefined> {
         finalLibDir,
         join(out, kernelsLibraryName()),
       );
-      if (problem) say(`fused training kernels not built: ${problem}`);
+      if (problem) say(`fused kernels not built: ${problem}`);
     }
     Deno.removeSync(join(libDir, "include"), { recursive: true });
     if (exists(variant.cacheDir)) {
@@ -536,7 +536,7 @@ async function ensureKernels(variant: Variant): Promise<void> {
     const problem = await buildKernelsFromWheel(variant, info.libDir, library);
     if (problem) {
       say(
-        `fused training kernels not built (${problem}); training uses tfjs' ops, slower`,
+        `fused kernels not built (${problem}); training uses tfjs' ops, slower`,
       );
       return;
     }
@@ -547,8 +547,8 @@ async function ensureKernels(variant: Variant): Promise<void> {
   const verdict = await probeNative(variant.pkg);
   say(
     verdict.kernels
-      ? "fused training kernels ready (GELU, LayerNorm, dropout, attention softmax)"
-      : `fused training kernels do not load (${verdict.kernelsDetail}); training uses tfjs' ops`,
+      ? "fused kernels ready (GELU, LayerNorm, dropout, attention softmax; attention for inference)"
+      : `fused kernels do not load (${verdict.kernelsDetail}); training uses tfjs' ops`,
   );
 }
 
@@ -561,7 +561,7 @@ async function buildKernelsFromWheel(
   if (!python) return "no Python with pip to fetch the TensorFlow wheel";
   const tmp = Deno.makeTempDirSync({ dir: nativeRoot, prefix: ".kernels-" });
   try {
-    say(`building the fused training kernels (once; ~30 s)`);
+    say(`building the fused kernels (once; ~30 s)`);
     const failed = await unpackWheel(
       python,
       variant,

@@ -12,6 +12,10 @@
  * LayerNorm is written as oneDNN's `_MklLayerNorm` kernel with the model's epsilon, or, where that
  * kernel is missing (`layerNorm: "ops"`), as nine ops shaped so that TensorFlow does *not* fuse
  * them (its fusion drops the epsilon; see layerNorm below).
+ * Where the course's fused kernels are loaded (lib/runtime/native_kernels.ts), `attention:
+ * "course"` makes each self-attention block one `CourseAttention` op reading the fused QKV
+ * projection, and `layerNorm: "course"` makes each residual sum and LayerNorm one
+ * `CourseAddLayerNorm` (patterns.ts finds both).
  *
  * Only the operators the course's exporter writes are translated; anything else is refused with a
  * clear error rather than translated approximately. Shapes are tracked symbolically (the named
@@ -20,6 +24,14 @@
  */
 import { CourseError } from "../../runtime/errors.ts";
 import { onnx, type onnxTypes } from "../onnx/proto.ts";
+import {
+  type AttentionPattern,
+  findAttentionPatterns,
+  findResidualLayerNorms,
+  type GraphIndex,
+  indexGraph,
+  type ResidualLayerNorm,
+} from "./patterns.ts";
 import {
   encodeSavedModel,
   type TfAttr,
@@ -72,11 +84,17 @@ export interface TfGraphOptions {
   /**
    * "fused" (default): each LayerNorm is one `_MklLayerNorm` op, TensorFlow's oneDNN kernel, on
    * x86 builds of TensorFlow (the CPU and CUDA wheels alike). "ops": Mean, SquaredDifference,
-   * Rsqrt and friends, which every TensorFlow build has.
+   * Rsqrt and friends, which every TensorFlow build has. "course": the course's kernels,
+   * `CourseAddLayerNorm` with the residual sum before it, else `CourseLayerNorm`.
    */
-  layerNorm?: "fused" | "ops";
+  layerNorm?: "fused" | "ops" | "course";
   /** The fused kernel's op type (tests name a missing one to see the engine fall back). */
   layerNormKernel?: string;
+  /**
+   * "ops" (default): split, transposes, batched products and softmax, as exported. "course":
+   * each self-attention block as the course's `CourseAttention` kernel.
+   */
+  attention?: "ops" | "course";
 }
 
 export function tfGraphFromOnnx(
@@ -87,6 +105,7 @@ export function tfGraphFromOnnx(
   return new Translator(model.graph!, {
     layerNorm: options.layerNorm ?? "fused",
     layerNormKernel: options.layerNormKernel ?? "_MklLayerNorm",
+    attention: options.attention ?? "ops",
   }).translate();
 }
 
@@ -185,8 +204,18 @@ class Translator {
   private counter = 0;
   /** Linear layers that read the same input (attention's query, key, value), by MatMul output. */
   private readonly siblings = new Map<string, SiblingLinears>();
-  /** Outputs of ONNX nodes already produced by a merged projection. */
+  /** Outputs of ONNX nodes already produced by a merged projection or a fused kernel. */
   private readonly done = new Set<string>();
+  /** Attention blocks fused into `CourseAttention`, by their QKV projection and by their output. */
+  private readonly attentionOf = new Map<SiblingLinears, AttentionPattern>();
+  private readonly attentionAt = new Map<string, AttentionPattern>();
+  /** The fused QKV projection ([tokens, 3·hidden]) each fused block reads, and the block's shape. */
+  private readonly qkvOf = new Map<
+    AttentionPattern,
+    { qkv: string; shape: Dim[] }
+  >();
+  /** Residual sums fused into their LayerNorm, by the LayerNorm's output. */
+  private residuals = new Map<string, ResidualLayerNorm>();
 
   constructor(
     private readonly graph: onnxTypes.IGraphProto,
@@ -235,7 +264,17 @@ class Translator {
       }
     }
     const outputNames = new Set((this.graph.output ?? []).map((o) => o.name!));
+    const index = indexGraph(this.graph.node ?? []);
     this.findSiblingLinears(outputNames);
+    if (this.options.attention === "course") this.fuseAttention(index);
+    if (this.options.layerNorm === "course") {
+      this.residuals = findResidualLayerNorms(
+        this.graph.node ?? [],
+        index,
+        (name) => this.values.get(name)?.floatData !== undefined,
+      );
+      for (const { sum } of this.residuals.values()) this.done.add(sum);
+    }
     for (const node of this.graph.node ?? []) {
       if (this.done.has(node.output![0])) continue;
       this.translateNode(node, outputNames);
@@ -434,6 +473,8 @@ class Translator {
     const op = node.opType!;
     const ins = (node.input ?? []).map((n) => n);
     const out = node.output![0];
+    const attention = this.attentionAt.get(out);
+    if (attention) return this.attention(attention);
     if (op in BINARY) return this.binary(BINARY[op], ins, out);
     if (op in UNARY) return this.lastAxisOp(UNARY[op], this.get(ins[0]), out);
     switch (op) {
@@ -752,6 +793,56 @@ class Translator {
   }
 
   /**
+   * Attention blocks whose query, key and value are exactly one group of sibling linears: their
+   * inner nodes are skipped, the group emits the QKV projection unsplit, and the block's output
+   * node emits `CourseAttention` on it.
+   */
+  private fuseAttention(index: GraphIndex): void {
+    const patterns = findAttentionPatterns(this.graph.node ?? [], index, {
+      ints: (name) => {
+        const ints = this.values.get(name)?.ints;
+        return ints?.every((d) => typeof d === "number")
+          ? ints as number[]
+          : undefined;
+      },
+      scalar: (name) => {
+        const data = this.values.get(name)?.floatData;
+        return data?.length === 1 ? data[0] : undefined;
+      },
+    });
+    const groupOf = (output: string) =>
+      [...this.siblings.values()].find((g) =>
+        g.linears.some((l) => l.output === output)
+      );
+    for (const pattern of patterns) {
+      const group = groupOf(pattern.query);
+      const outputs = group?.linears.map((l) => l.output).sort();
+      const wanted = [pattern.query, pattern.key, pattern.value].sort();
+      if (!group || outputs!.join() !== wanted.join()) continue;
+      // Query, key, value in that order: the layout CourseAttention reads.
+      const order = [pattern.query, pattern.key, pattern.value];
+      group.linears.sort((a, b) =>
+        order.indexOf(a.output) - order.indexOf(b.output)
+      );
+      this.attentionOf.set(group, pattern);
+      this.attentionAt.set(pattern.output, pattern);
+      for (const inner of pattern.inner) this.done.add(inner);
+    }
+  }
+
+  private attention(pattern: AttentionPattern): void {
+    const { qkv, shape } = this.qkvOf.get(pattern)!;
+    const name = this.add("CourseAttention", [
+      qkv,
+      this.refOf(this.get(pattern.mask)),
+    ], {
+      heads: { i: pattern.heads },
+      scale: { f: 1 / pattern.divisor },
+    });
+    this.setFlat(pattern.output, shape, name);
+  }
+
+  /**
    * One GEMM for sibling linear layers, their weights side by side, then a split: oneDNN runs
    * [tokens, 256] x [256, 768] at about twice the FLOP rate of three [256, 256] products.
    */
@@ -778,6 +869,15 @@ class Translator {
       this.gemm(this.flatOf(x), this.constFloat(weight, [k, total])),
       this.constFloat(bias, [total]),
     );
+    const attention = this.attentionOf.get(group);
+    if (attention) {
+      // Only the block reads the three projections (patterns.ts checks), so none is split out.
+      this.qkvOf.set(attention, {
+        qkv: biased,
+        shape: [...x.shape.slice(0, -1), attention.heads * attention.headSize],
+      });
+      return;
+    }
     const split = this.add("SplitV", [
       biased,
       this.constInts(widths),
@@ -907,7 +1007,14 @@ class Translator {
     ins: string[],
     out: string,
   ): void {
-    const x = this.get(ins[0]);
+    const residual = this.residuals.get(out);
+    const operands = residual?.operands.map((name) => this.get(name));
+    if (
+      residual && !operands!.every((v) => sameDims(v.shape, operands![0].shape))
+    ) {
+      this.binary("AddV2", residual.operands, residual.sum); // broadcasting: not fused
+    }
+    const x = this.values.get(ins[0]) ?? operands?.[0] ?? this.get(ins[0]);
     const gamma = this.get(ins[1]);
     const beta = this.get(ins[2]);
     const rank = x.shape.length;
@@ -915,6 +1022,21 @@ class Translator {
       throw unsupported("LayerNormalization over more than the last axis");
     }
     const eps = numberAttr(node, "epsilon", 1e-5);
+    if (this.options.layerNorm === "course") {
+      const name = this.values.has(ins[0])
+        ? this.add("CourseLayerNorm", [
+          this.flatOf(x),
+          this.refOf(gamma),
+          this.refOf(beta),
+        ], { epsilon: { f: eps } }) + ":0"
+        : this.add("CourseAddLayerNorm", [
+          ...operands!.map((v) => this.flatOf(v)),
+          this.refOf(gamma),
+          this.refOf(beta),
+        ], { epsilon: { f: eps } });
+      this.setFlat(out, x.shape, name);
+      return;
+    }
     if (this.options.layerNorm === "fused") {
       // oneDNN's LayerNorm kernel, written directly with the model's epsilon: one op instead of
       // nine. (TensorFlow's own remapper would fuse the nine ops below into this kernel too, but
