@@ -19,7 +19,6 @@
 // a sublayer's residual sum with its LayerNorm. The graph's dense layers stay TensorFlow's own
 // fused oneDNN MatMul, which measured faster than an Eigen GEMM here.
 #define EIGEN_USE_THREADS
-#define EIGEN_DONT_PARALLELIZE  // attention's small products are split by heads, never by OpenMP
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -294,9 +293,6 @@ class SoftmaxGradOp : public OpKernel {
   float scale_;
 };
 
-using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMatrixMap = Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>>;
-using MatrixMap = Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>>;
 
 class AttentionOp : public OpKernel {
  public:
@@ -323,25 +319,31 @@ class AttentionOp : public OpKernel {
     const float* mp = mask.flat<float>().data();
     float* cp = context->flat<float>().data();
     const float scale = scale_;
-    const Eigen::OuterStride<> qkv_stride(3 * hidden), out_stride(hidden);
     ParallelFor(ctx, batch * heads, 4 * seq * seq * d + 12 * seq * seq,
                 [=](int64_t begin, int64_t end) {
-      RowMajorMatrix probs(seq, seq);
+      // Products this small (seq x head size) run fastest as vectorized dot products and
+      // multiply-adds along the head size; a GEMM's packing costs more than they do.
+      std::vector<float> probs(static_cast<size_t>(seq));
       for (int64_t unit = begin; unit < end; ++unit) {
         const int64_t bi = unit / heads, h = unit % heads;
-        const float* rows = qp + bi * seq * 3 * hidden + h * d;
-        ConstMatrixMap q(rows, seq, d, qkv_stride);
-        ConstMatrixMap k(rows + hidden, seq, d, qkv_stride);
-        ConstMatrixMap v(rows + 2 * hidden, seq, d, qkv_stride);
-        probs.noalias() = q * k.transpose();
-        ConstRowArray bias(mp + bi * seq, seq);
-        for (int64_t r = 0; r < seq; ++r) {
-          RowArray p(probs.data() + r * seq, seq);
-          p = p * scale + bias;
-          p = (p - p.maxCoeff()).exp();
-          p *= 1.f / p.sum();
+        const float* q = qp + bi * seq * 3 * hidden + h * d;
+        const float* k = q + hidden;
+        const float* v = q + 2 * hidden;
+        const float* bias = mp + bi * seq;
+        for (int64_t i = 0; i < seq; ++i) {
+          float* p = probs.data();
+          ConstRowArray qi(q + i * 3 * hidden, d);
+          for (int64_t j = 0; j < seq; ++j) {
+            p[j] = (qi * ConstRowArray(k + j * 3 * hidden, d)).sum();
+          }
+          RowArray row(p, seq);
+          row = row * scale + ConstRowArray(bias, seq);
+          row = (row - row.maxCoeff()).exp();
+          row *= 1.f / row.sum();
+          RowArray out(cp + (bi * seq + i) * hidden + h * d, d);
+          out.setZero();
+          for (int64_t j = 0; j < seq; ++j) out += p[j] * ConstRowArray(v + j * 3 * hidden, d);
         }
-        MatrixMap(cp + bi * seq * hidden + h * d, seq, d, out_stride).noalias() = probs * v;
       }
     });
   }
