@@ -156,8 +156,24 @@ Deno.test({
         modelDir: join(root, "model"),
         maxSteps: 4,
       };
-      const two = await pretrain({ ...common, workers: 2, stopAtStep: 2 });
+      const lines: string[] = [];
+      const two = await pretrain({
+        ...common,
+        workers: 2,
+        stopAtStep: 2,
+        quiet: false,
+      }, {
+        log: (line) => lines.push(line),
+      });
       assert.equal(two.global_step, 2);
+      // On native, where one process already uses every core, the run says workers are slower.
+      const backend = lines.find((line) => line.startsWith("backend "));
+      assert.ok(backend, lines.join("\n"));
+      assert.equal(
+        lines.some((line) => line.includes("--workers 1이 더 빠릅니다")),
+        backend.startsWith("backend tensorflow"),
+        lines.join("\n"),
+      );
       const logged = two.log_history.find((r) => r.mlm_loss !== undefined)!;
       assert.ok(logged.worker_compute_ms > 0, JSON.stringify(logged));
 

@@ -24,7 +24,9 @@
  * wasm. The native engine (the default) already uses every core inside TensorFlow, so workers only
  * add copying there; measured the same way (steps 1-80, before AdamW used TensorFlow's fused
  * kernel): 2.1-2.6 steps/s, 47 s, 2.30 GB peak with one worker against 2.0-2.3 steps/s, 52 s,
- * 2.71 GB with `--workers 2`. Keep 1 on native.
+ * 2.71 GB with `--workers 2`. Again on 2026-12-05 with the course's fused kernels (Intel Xeon,
+ * 2 cores, steps 1-80 from models/ko-mini-bert): 4.4-5.5 steps/s, 24.8 s, 2.21 GB with one worker
+ * against 3.2-3.7 steps/s, 31.9 s, 2.79 GB with `--workers 2`. Keep 1 on native.
  *
  * Why the loss is not `BertForPreTraining.forward`'s: HF's head scores all positions against the
  * whole vocabulary, but only the ~15% masked positions count. Scoring only those (`MlmHead.applyAt`,
