@@ -265,41 +265,53 @@ Deno.test({
   ignore: ignore || !fusedKernels(),
   fn() {
     tf.tidy(() => {
-      const [batch, seq, heads, size] = [3, 37, 4, 16];
-      const hidden = heads * size;
-      const qkv = tf.randomNormal(
-        [batch * seq, 3 * hidden],
-        0,
-        1,
-        "float32",
-        11,
-      );
-      const lengths = [37, 20, 1];
-      const maskBias = tf.tensor4d(
-        lengths.flatMap((n) =>
-          Array.from(
-            { length: seq },
-            (_, i) => i < n ? 0 : -3.4028234663852886e38,
-          )
-        ),
-        [batch, 1, 1, seq],
-      );
-      const got = runKernel("CourseAttention", [qkv, maskBias], [
-        { name: "heads", type: "int", value: heads },
-        { name: "scale", type: "float", value: 1 / Math.sqrt(size) },
-      ]);
-      const [q, k, v] = tf.split(qkv, 3, 1).map((t) =>
-        tf.transpose(tf.reshape(t, [batch, seq, heads, size]), [0, 2, 1, 3])
-      );
-      const probs = tf.softmax(
-        tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(size)), maskBias),
-      );
-      const want = tf.reshape(
-        tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]),
-        [batch * seq, hidden],
-      );
-      assert.deepEqual(got.shape, want.shape);
-      assert.ok(maxDiff(got, want) < 1e-5, `attention ${maxDiff(got, want)}`);
+      // Head sizes 32, 64 and 128 take the register-blocked path, 16 the general one; 37 keys
+      // are padded to 48 inside the kernel, 16 are not.
+      const batch = 3;
+      for (const [heads, size] of [[4, 16], [2, 32], [4, 64], [1, 128]]) {
+        for (const seq of [37, 16]) {
+          const hidden = heads * size;
+          const qkv = tf.randomNormal(
+            [batch * seq, 3 * hidden],
+            0,
+            1,
+            "float32",
+            11,
+          );
+          const lengths = [seq, Math.ceil(seq / 2), 1];
+          const maskBias = tf.tensor4d(
+            lengths.flatMap((n) =>
+              Array.from(
+                { length: seq },
+                (_, i) => i < n ? 0 : -3.4028234663852886e38,
+              )
+            ),
+            [batch, 1, 1, seq],
+          );
+          const got = runKernel("CourseAttention", [qkv, maskBias], [
+            { name: "heads", type: "int", value: heads },
+            { name: "scale", type: "float", value: 1 / Math.sqrt(size) },
+          ]);
+          const [q, k, v] = tf.split(qkv, 3, 1).map((t) =>
+            tf.transpose(tf.reshape(t, [batch, seq, heads, size]), [0, 2, 1, 3])
+          );
+          const probs = tf.softmax(
+            tf.add(
+              tf.div(tf.matMul(q, k, false, true), Math.sqrt(size)),
+              maskBias,
+            ),
+          );
+          const want = tf.reshape(
+            tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]),
+            [batch * seq, hidden],
+          );
+          assert.deepEqual(got.shape, want.shape);
+          assert.ok(
+            maxDiff(got, want) < 1e-5,
+            `attention, head size ${size}, seq ${seq}: ${maxDiff(got, want)}`,
+          );
+        }
+      }
 
       const x = tf.randomNormal([600, 256], 0, 2, "float32", 12);
       const residual = tf.randomNormal([600, 256], 0, 1, "float32", 13);
@@ -323,9 +335,9 @@ Deno.test({
         () =>
           runKernel(
             "CourseAttention",
-            [qkv, tf.zeros([batch, 1, 1, seq - 1])],
+            [tf.zeros([batch * 16, 3 * 64]), tf.zeros([batch, 1, 1, 15])],
             [
-              { name: "heads", type: "int", value: heads },
+              { name: "heads", type: "int", value: 4 },
               { name: "scale", type: "float", value: 1 },
             ],
           ),
