@@ -3,13 +3,19 @@
  * runtime transformers.js itself uses under Deno and Node. Imported lazily:
  * the 45 MB native library loads only when a pipeline asks for it.
  */
+import { physicalCoreCount } from "../runtime/cpu_cores.ts";
 import { CourseError } from "../runtime/errors.ts";
 import type { PaddedBatch } from "./batching.ts";
 import type { EngineOutputs, InferenceEngine } from "./engine.ts";
 
 export interface OnnxEngineOptions {
-  /** onnxruntime intra-op threads; default: onnxruntime's own choice. */
+  /** onnxruntime intra-op threads; default: one per core (`physicalCoreCount()`). */
   threads?: number;
+}
+
+/** The intra-op thread count a session gets: the one asked for, else one per core. */
+export function onnxThreads(threads?: number): number {
+  return threads && threads > 0 ? threads : physicalCoreCount();
 }
 
 export async function createOnnxEngine(
@@ -31,7 +37,7 @@ export async function createOnnxEngine(
   try {
     session = await ort.InferenceSession.create(modelPath, {
       graphOptimizationLevel: "all",
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      intraOpNumThreads: onnxThreads(options.threads),
     });
   } catch (cause) {
     throw new CourseError(

@@ -228,7 +228,8 @@ try {
     },
     {
       engine: "ours: onnx",
-      detail: "onnxruntime-node, default threads; setup includes the export",
+      detail:
+        "onnxruntime-node, one intra-op thread per core (the default); setup includes the export",
       feed: "list",
       open: ours("onnx"),
     },
