@@ -378,19 +378,29 @@ inline void SoftmaxRow(float* s, const float* bias, int64_t n, float scale) {
 
 using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
-// Per-thread scratch for one (batch, head): its keys transposed, its scores, its padded bias.
+// Per-thread scratch for one (batch, head): its keys transposed, its scores, its padded bias;
+// rows are padded to whole vectors.
 struct Scratch {
-  Scratch(int64_t d, int64_t seq, int64_t padded)
-      : keys_t(d * padded, 0.f), scores(seq * padded), bias(padded) {}
+  Scratch(int64_t d, int64_t seq)
+      : padded((seq + kLanes - 1) / kLanes * kLanes),
+        keys_t(d * padded, 0.f),
+        scores(seq * padded),
+        bias(padded) {}
+  int64_t padded;
   AlignedFloats keys_t, scores, bias;
 };
 
 // One (batch, head): q, k, v point at its first row's slices (row stride `row`), out at its
 // first output row (stride out_row); bias has seq entries.
+using AttendFn = void (*)(const float* q, const float* k, const float* v, const float* bias,
+                          float* out, int64_t seq, int64_t d, int64_t row, int64_t out_row,
+                          float scale, Scratch& scratch);
+
 template <int D>
 void AttendHead(const float* q, const float* k, const float* v, const float* bias, float* out,
-                int64_t seq, int64_t row, int64_t out_row, float scale, Scratch& scratch) {
-  const int64_t padded = (seq + kLanes - 1) / kLanes * kLanes;
+                int64_t seq, int64_t /*d == D*/, int64_t row, int64_t out_row, float scale,
+                Scratch& scratch) {
+  const int64_t padded = scratch.padded;
   float* keys_t = scratch.keys_t.data();
   float* scores = scratch.scores.data();
   float* padded_bias = scratch.bias.data();
@@ -432,6 +442,16 @@ void AttendHeadAnySize(const float* q, const float* k, const float* v, const flo
   }
 }
 
+// The register-blocked path for the head sizes it is compiled for, else the general one.
+inline AttendFn AttendFor(int64_t d) {
+  switch (d) {
+    case 32: return AttendHead<32>;
+    case 64: return AttendHead<64>;
+    case 128: return AttendHead<128>;
+    default: return AttendHeadAnySize;
+  }
+}
+
 }  // namespace attention
 
 class AttentionOp : public OpKernel {
@@ -460,32 +480,16 @@ class AttentionOp : public OpKernel {
     float* cp = context->flat<float>().data();
     const float scale = scale_;
     const int64_t row = 3 * hidden;
-    const int64_t padded = (seq + attention::kLanes - 1) / attention::kLanes * attention::kLanes;
+    const attention::AttendFn attend = attention::AttendFor(d);
     ParallelFor(ctx, batch * heads, 4 * seq * seq * d + 12 * seq * seq,
                 [=](int64_t begin, int64_t end) {
-      attention::Scratch scratch(d, std::max(seq, padded), padded);
+      attention::Scratch scratch(d, seq);
       for (int64_t unit = begin; unit < end; ++unit) {
         const int64_t bi = unit / heads, h = unit % heads;
         const float* q = qp + bi * seq * row + h * d;
         const float* bias = mp + bi * seq;
         float* out = cp + bi * seq * hidden + h * d;
-        switch (d) {
-          case 32:
-            attention::AttendHead<32>(q, q + hidden, q + 2 * hidden, bias, out, seq, row, hidden,
-                                      scale, scratch);
-            break;
-          case 64:
-            attention::AttendHead<64>(q, q + hidden, q + 2 * hidden, bias, out, seq, row, hidden,
-                                      scale, scratch);
-            break;
-          case 128:
-            attention::AttendHead<128>(q, q + hidden, q + 2 * hidden, bias, out, seq, row,
-                                       hidden, scale, scratch);
-            break;
-          default:
-            attention::AttendHeadAnySize(q, q + hidden, q + 2 * hidden, bias, out, seq, d, row,
-                                         hidden, scale, scratch);
-        }
+        attend(q, q + hidden, q + 2 * hidden, bias, out, seq, d, row, hidden, scale, scratch);
       }
     });
   }
